@@ -1,0 +1,75 @@
+# signup-api: `make` builds, `make run` sets up and serves, `make test` sets up
+# and runs every test. Flags from pkg-config are evaluated lazily (`=`), so
+# `make run`/`make test` can install the packages before anything compiles.
+
+CC      ?= gcc
+BUILD   := build
+PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Werror \
+           -pthread -Iinclude
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+SERVER_SRCS := $(wildcard api/*.c db/*.c mail/*.c)
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
+
+# Unit tests link only the modules they test (plus what those need).
+UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash
+check_string_set_SRCS        := api/string_set.c
+check_signup_validation_SRCS := api/signup_validation.c api/string_set.c api/utf8.c
+check_signup_request_SRCS    := api/signup_request.c api/signup_validation.c api/string_set.c api/utf8.c
+check_config_SRCS            := api/config.c
+check_password_hash_SRCS     := db/password_hash.c api/log.c
+# The integration suite drives the real server binary over HTTP and reads
+# PostgreSQL directly; it links no server code.
+INTEGRATION_TESTS := check_api_signup
+check_api_signup_SRCS := tests/support.c
+
+TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
+
+.PHONY: all run test test-unit test-integration tests clean format deps
+all: $(BUILD)/signup-api
+
+$(BUILD)/signup-api: $(SERVER_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests:
+	@mkdir -p $@
+
+.SECONDEXPANSION:
+# Test programs compile their few sources directly, so each links exactly the
+# modules listed for it.
+$(BUILD)/tests/%: tests/%.c $$($$*_SRCS) $(wildcard include/*.h tests/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) $(CHECK_LIBS)
+
+tests: $(TEST_BINS) $(BUILD)/signup-api
+
+deps:
+	scripts/install-deps.sh
+
+# Set-up (packages, PostgreSQL, mail catcher) then every suite; see scripts/test.sh.
+test:
+	scripts/install-deps.sh
+	$(MAKE) tests
+	scripts/test.sh
+
+# Set-up then serve on http://127.0.0.1:8080 until Ctrl-C; see scripts/run.sh.
+run:
+	scripts/install-deps.sh
+	$(MAKE) all
+	scripts/run.sh
+
+format:
+	clang-format -i $(wildcard api/*.c db/*.c mail/*.c include/*.h tests/*.c tests/*.h)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

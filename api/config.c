@@ -1,0 +1,275 @@
+/* Reads the environment through one table of entries (name, type, default,
+ * bounds, checker), so every variable is parsed, defaulted and reported the
+ * same way, and an invalid value stops start-up naming the variable. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum entry_type { TYPE_STRING, TYPE_LONG, TYPE_BOOL, TYPE_SMTP_TLS };
+
+/* Returns NULL when value is acceptable, else a reason. */
+typedef const char *(*string_checker)(const char *value);
+
+struct config_entry {
+    const char *name;
+    enum entry_type type;
+    const char *default_value;
+    size_t offset;
+    long min, max;         /* TYPE_LONG only */
+    string_checker check;  /* TYPE_STRING only; may be NULL */
+};
+
+static const char *check_not_empty(const char *value)
+{
+    return value[0] == '\0' ? "must not be empty" : NULL;
+}
+
+static const char *check_ip_address(const char *value)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, value, buf) == 1 || inet_pton(AF_INET6, value, buf) == 1)
+        return NULL;
+    return "must be an IPv4 or IPv6 address";
+}
+
+static bool has_http_scheme(const char *value)
+{
+    return strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
+}
+
+static bool has_no_space_or_control(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (*p <= ' ' || *p == 0x7F)
+            return false;
+    }
+    return true;
+}
+
+static const char *check_http_url(const char *value)
+{
+    if (!has_http_scheme(value) || !has_no_space_or_control(value) || strchr(value, '?') ||
+        strchr(value, '#'))
+        return "must be an http:// or https:// URL without query or fragment";
+    return NULL;
+}
+
+/* Exact origins as browsers send them: scheme://host[:port], no path. */
+static const char *check_origin_list(const char *value)
+{
+    const char *p = value;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char origin[256];
+        if (len == 0 || len >= sizeof origin)
+            return "must be a comma-separated list of origins like https://app.example.com";
+        memcpy(origin, p, len);
+        origin[len] = '\0';
+        const char *host = strstr(origin, "://");
+        if (!has_http_scheme(origin) || !has_no_space_or_control(origin) || host == NULL ||
+            host[3] == '\0' || strchr(host + 3, '/') != NULL)
+            return "must be a comma-separated list of origins like https://app.example.com";
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
+}
+
+static const char *check_calling_code(const char *value)
+{
+    size_t len = strlen(value);
+    if (len < 1 || len > 3 || value[0] == '0' || strspn(value, "0123456789") != len)
+        return "must be a country calling code of 1-3 digits without '+', e.g. 62";
+    return NULL;
+}
+
+static const char *check_mail_from(const char *value)
+{
+    const char *at = strchr(value, '@');
+    if (at == NULL || at == value || at[1] == '\0' || strpbrk(value, "\r\n") != NULL)
+        return "must be an address like no-reply@example.com or \"Name <no-reply@example.com>\"";
+    return NULL;
+}
+
+static const char *check_terms_version(const char *value)
+{
+    if (value[0] == '\0' || strlen(value) > 64 || !has_no_space_or_control(value))
+        return "must be 1-64 printable characters without spaces";
+    return NULL;
+}
+
+#define STR(field, name, def, check) {name, TYPE_STRING, def, offsetof(struct config, field), 0, 0, check}
+#define NUM(field, name, def, lo, hi) {name, TYPE_LONG, def, offsetof(struct config, field), lo, hi, NULL}
+
+static const struct config_entry ENTRIES[] = {
+    NUM(port, "PORT", "8080", 1, 65535),
+    STR(bind_address, "BIND_ADDRESS", "127.0.0.1", check_ip_address),
+    STR(cors_allowed_origins, "CORS_ALLOWED_ORIGINS", "", check_origin_list),
+    NUM(max_connections, "MAX_CONNECTIONS", "256", 1, 100000),
+    NUM(connection_timeout_s, "CONNECTION_TIMEOUT", "30", 1, 3600),
+    STR(database_url, "DATABASE_URL", "", NULL),
+    {"AUTO_MIGRATE", TYPE_BOOL, "true", offsetof(struct config, auto_migrate), 0, 0, NULL},
+    STR(migrations_dir, "MIGRATIONS_DIR", "db/migrations", check_not_empty),
+    NUM(db_pool_size, "DB_POOL_SIZE", "8", 1, 1000),
+    STR(smtp_host, "SMTP_HOST", "127.0.0.1", check_not_empty),
+    NUM(smtp_port, "SMTP_PORT", "587", 1, 65535),
+    STR(smtp_username, "SMTP_USERNAME", "", NULL),
+    STR(smtp_password, "SMTP_PASSWORD", "", NULL),
+    {"SMTP_TLS", TYPE_SMTP_TLS, "starttls", offsetof(struct config, smtp_tls), 0, 0, NULL},
+    STR(mail_from, "MAIL_FROM", "no-reply@localhost.localdomain", check_mail_from),
+    STR(verify_url, "VERIFY_URL", "http://127.0.0.1:8080/verify", check_http_url),
+    NUM(verify_token_ttl_s, "VERIFY_TOKEN_TTL", "86400", 60, 30L * 86400),
+    STR(terms_version, "TERMS_VERSION", "2026-01", check_terms_version),
+    STR(data_dir, "DATA_DIR", "data", check_not_empty),
+    STR(phone_default_country_code, "PHONE_DEFAULT_COUNTRY_CODE", "62", check_calling_code),
+    NUM(argon2_memory_kib, "ARGON2_MEMORY_KIB", "19456", 7168, 4L * 1024 * 1024),
+    NUM(argon2_iterations, "ARGON2_ITERATIONS", "2", 1, 100),
+    NUM(argon2_parallelism, "ARGON2_PARALLELISM", "1", 1, 16),
+    NUM(hash_concurrency, "HASH_CONCURRENCY", "0", 0, 1024),
+    NUM(hash_queue_timeout_ms, "HASH_QUEUE_TIMEOUT_MS", "10000", 1, 600000),
+};
+
+static bool parse_long(const char *value, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+    static const char *const TRUE_WORDS[] = {"true", "1", "yes", "on"};
+    static const char *const FALSE_WORDS[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, TRUE_WORDS[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(value, FALSE_WORDS[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_tls(const char *value, enum smtp_tls_mode *out)
+{
+    if (strcmp(value, "off") == 0)
+        *out = SMTP_TLS_OFF;
+    else if (strcmp(value, "starttls") == 0)
+        *out = SMTP_TLS_STARTTLS;
+    else if (strcmp(value, "required") == 0)
+        *out = SMTP_TLS_REQUIRED;
+    else
+        return false;
+    return true;
+}
+
+/* OWASP's argon2id table trades memory for passes (m=47104,t=1 ... m=7168,t=5);
+ * every row costs at least 35840 KiB-passes, so anything below is weaker. */
+static bool argon2_is_owasp_strength(const struct config *cfg)
+{
+    return cfg->argon2_memory_kib * cfg->argon2_iterations >= 35840;
+}
+
+bool config_load(struct config *cfg, char *err, size_t err_size)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < sizeof ENTRIES / sizeof ENTRIES[0]; i++) {
+        const struct config_entry *e = &ENTRIES[i];
+        const char *value = getenv(e->name);
+        char *field = (char *)cfg + e->offset;
+        const char *reason = NULL;
+
+        if (value == NULL)
+            value = e->default_value;
+        switch (e->type) {
+        case TYPE_STRING: {
+            reason = e->check ? e->check(value) : NULL;
+            if (reason == NULL) {
+                char *copy = strdup(value);
+                if (copy == NULL)
+                    reason = "out of memory";
+                memcpy(field, &copy, sizeof copy);
+            }
+            break;
+        }
+        case TYPE_LONG: {
+            long v;
+            if (!parse_long(value, &v) || v < e->min || v > e->max) {
+                snprintf(err, err_size, "%s=\"%s\": must be an integer from %ld to %ld", e->name, value,
+                         e->min, e->max);
+                return false;
+            }
+            memcpy(field, &v, sizeof v);
+            break;
+        }
+        case TYPE_BOOL: {
+            bool v;
+            if (!parse_bool(value, &v))
+                reason = "must be true or false";
+            else
+                memcpy(field, &v, sizeof v);
+            break;
+        }
+        case TYPE_SMTP_TLS: {
+            enum smtp_tls_mode v;
+            if (!parse_tls(value, &v))
+                reason = "must be off, starttls or required";
+            else
+                memcpy(field, &v, sizeof v);
+            break;
+        }
+        }
+        if (reason != NULL) {
+            /* Never echo a secret back, even an invalid one. */
+            bool is_secret = strcmp(e->name, "SMTP_PASSWORD") == 0 || strcmp(e->name, "DATABASE_URL") == 0;
+            snprintf(err, err_size, "%s=\"%s\": %s", e->name, is_secret ? "***" : value, reason);
+            return false;
+        }
+    }
+    if (!argon2_is_owasp_strength(cfg)) {
+        snprintf(err, err_size,
+                 "ARGON2_MEMORY_KIB=%ld with ARGON2_ITERATIONS=%ld: weaker than OWASP's minimum "
+                 "(memory KiB x iterations must be at least 35840, e.g. 19456 x 2)",
+                 cfg->argon2_memory_kib, cfg->argon2_iterations);
+        return false;
+    }
+    if ((cfg->smtp_username[0] == '\0') != (cfg->smtp_password[0] == '\0')) {
+        snprintf(err, err_size, "SMTP_USERNAME and SMTP_PASSWORD: set both or neither");
+        return false;
+    }
+    return true;
+}
+
+void config_free(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    if (cfg->smtp_password != NULL) {
+        volatile char *p = cfg->smtp_password;
+        while (*p)
+            *p++ = '\0';
+    }
+    for (size_t i = 0; i < sizeof ENTRIES / sizeof ENTRIES[0]; i++) {
+        if (ENTRIES[i].type == TYPE_STRING) {
+            char *value;
+            memcpy(&value, (char *)cfg + ENTRIES[i].offset, sizeof value);
+            free(value);
+        }
+    }
+    memset(cfg, 0, sizeof *cfg);
+}

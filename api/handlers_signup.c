@@ -1,0 +1,104 @@
+/* POST /signup: checks the envelope (size, media type), parses and validates,
+ * calls the sign-up service, and maps its outcome to HTTP. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "handlers.h"
+#include "problem.h"
+#include "signup_request.h"
+#include "signup_service.h"
+
+static const char SIGNUP_SUCCESS_MESSAGE[] =
+    "Congratulations Your account has been successfully created!. Please check your email for your account "
+    "verification.";
+
+/* "application/json", any letter case, optionally with parameters
+ * ("; charset=utf-8"). application/problem+json and the like are not accepted. */
+static bool is_json_media_type(const char *content_type)
+{
+    static const char JSON_TYPE[] = "application/json";
+    size_t n = sizeof JSON_TYPE - 1;
+    if (content_type == NULL)
+        return false;
+    while (*content_type == ' ' || *content_type == '\t')
+        content_type++;
+    if (strncasecmp(content_type, JSON_TYPE, n) != 0)
+        return false;
+    char next = content_type[n];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* Ulfius silently truncates a body past max_post_body_size (set to our limit
+ * + 1), so both the declared length and what arrived are checked. */
+static bool is_body_too_large(const struct _u_request *request)
+{
+    const char *declared = u_map_get_case(request->map_header, "Content-Length");
+    if (declared != NULL) {
+        char *end;
+        unsigned long long length = strtoull(declared, &end, 10);
+        if (end != declared && length > SIGNUP_BODY_MAX_BYTES)
+            return true;
+    }
+    return request->binary_body_length > SIGNUP_BODY_MAX_BYTES;
+}
+
+static int respond_created(struct _u_response *response, const char *email)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s}", "status", "pending_verification", "email", email, "message",
+                             SIGNUP_SUCCESS_MESSAGE);
+    if (body == NULL)
+        return problem_respond(response, PROBLEM_INTERNAL_ERROR, NULL, NULL);
+    int rc = json_respond(response, 201, body);
+    json_decref(body);
+    return rc;
+}
+
+int callback_signup_post(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    const struct app *app = user_data;
+    struct signup_request req;
+    struct field_errors errors = {0};
+    char detail[256];
+    int rc;
+
+    if (is_body_too_large(request))
+        return problem_respond(response, PROBLEM_PAYLOAD_TOO_LARGE, NULL, NULL);
+    if (!is_json_media_type(u_map_get_case(request->map_header, "Content-Type")))
+        return problem_respond(response, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
+
+    switch (signup_request_parse(request->binary_body, request->binary_body_length, &app->rules, &req, &errors,
+                                 detail, sizeof detail)) {
+    case SIGNUP_PARSE_MALFORMED_JSON:
+        return problem_respond(response, PROBLEM_MALFORMED_JSON, detail, NULL);
+    case SIGNUP_PARSE_NOT_OBJECT:
+        return problem_respond(response, PROBLEM_BODY_NOT_OBJECT, NULL, NULL);
+    case SIGNUP_PARSE_WRONG_TYPE:
+        return problem_respond(response, PROBLEM_WRONG_FIELD_TYPE, NULL, &errors);
+    case SIGNUP_PARSE_INVALID:
+        return problem_respond(response, PROBLEM_VALIDATION_FAILED, NULL, &errors);
+    case SIGNUP_PARSE_OK:
+        break;
+    }
+
+    switch (signup_register(&app->signup, &req)) {
+    case SIGNUP_ACCEPTED:
+        /* The same 201 for a new and an already-registered address, so the
+         * endpoint cannot be used to learn who has an account. */
+        rc = respond_created(response, req.email);
+        break;
+    case SIGNUP_BUSY:
+        rc = problem_respond(response, PROBLEM_SERVICE_BUSY, NULL, NULL);
+        break;
+    case SIGNUP_UNAVAILABLE:
+        rc = problem_respond(response, PROBLEM_SERVICE_UNAVAILABLE, NULL, NULL);
+        break;
+    case SIGNUP_FAILED:
+    default:
+        rc = problem_respond(response, PROBLEM_INTERNAL_ERROR, NULL, NULL);
+        break;
+    }
+    signup_request_wipe(&req);
+    return rc;
+}

@@ -1,0 +1,107 @@
+/* HTTP server set-up: thread-per-connection (argon2 handlers are slow on
+ * purpose, and in a pooled model one slow handler stalls every connection on
+ * its thread), with explicit connection, timeout and size limits. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "app.h"
+#include "handlers.h"
+#include "signup_request.h"
+
+/* Header block size per connection; bounds header size too (431/413 from MHD). */
+#define CONNECTION_MEMORY_LIMIT (32 * 1024)
+
+struct route {
+    const char *method;
+    const char *path;
+    int (*callback)(const struct _u_request *, struct _u_response *, void *);
+};
+
+static const struct route ROUTES[] = {
+    {"POST", "/signup", callback_signup_post},
+    {"GET", "/healthz", callback_healthz_get},
+    {"GET", "/readyz", callback_readyz_get},
+};
+
+static bool add_routes(struct _u_instance *inst, struct app *app)
+{
+    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
+        const struct route *r = &ROUTES[i];
+        if (ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 0, r->callback, app) != U_OK)
+            return false;
+        /* Same path, any method, lower priority: runs only when the method
+         * above did not match, and answers 405 with Allow. */
+        if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 1, callback_method_not_allowed,
+                                       (void *)r->method) != U_OK)
+            return false;
+    }
+    return ulfius_set_default_endpoint(inst, callback_not_found, NULL) == U_OK;
+}
+
+bool http_server_start(struct _u_instance *inst, struct app *app, char *err, size_t err_size)
+{
+    const struct config *cfg = app->config;
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    unsigned int ip_flag = 0;
+
+    if (strchr(cfg->bind_address, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->port);
+        inet_pton(AF_INET6, cfg->bind_address, &a6->sin6_addr);
+        ip_flag = MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->port);
+        inet_pton(AF_INET, cfg->bind_address, &a4->sin_addr);
+    }
+
+    if (ulfius_init_instance(inst, (unsigned int)cfg->port, NULL, NULL) != U_OK) {
+        snprintf(err, err_size, "ulfius_init_instance failed");
+        return false;
+    }
+    /* Set after init, which resets them. One byte over the limit lets the
+     * handler tell "exactly at the limit" from "truncated by Ulfius". */
+    inst->max_post_body_size = SIGNUP_BODY_MAX_BYTES + 1;
+    /* We only take JSON. Ulfius's form parsers would otherwise run first, and
+     * a malformed multipart body makes them drop the connection unanswered. */
+    inst->allowed_post_processor = U_POST_PROCESS_NONE;
+    u_map_put(inst->default_headers, "Cache-Control", "no-store");
+    u_map_put(inst->default_headers, "X-Content-Type-Options", "nosniff");
+
+    if (!add_routes(inst, app)) {
+        snprintf(err, err_size, "registering routes failed");
+        goto failed;
+    }
+
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CONNECTION_MEMORY_LIMIT, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                         MHD_USE_ERROR_LOG | ip_flag;
+    if (ulfius_start_framework_with_mhd_options(inst, flags, options) != U_OK) {
+        snprintf(err, err_size, "cannot listen on %s:%ld (in use, or not allowed?)", cfg->bind_address, cfg->port);
+        goto failed;
+    }
+    return true;
+
+failed:
+    ulfius_clean_instance(inst);
+    return false;
+}
+
+void http_server_stop(struct _u_instance *inst)
+{
+    ulfius_stop_framework(inst);
+    ulfius_clean_instance(inst);
+}

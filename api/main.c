@@ -1,0 +1,164 @@
+/* signup-api: reads the configuration, loads the rule lists, migrates the
+ * database, then serves HTTP until SIGINT or SIGTERM. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "db_migrate.h"
+#include "db_pool.h"
+#include "http_server.h"
+#include "log.h"
+#include "password_hash.h"
+#include "string_set.h"
+
+/* How long start-up waits for PostgreSQL to accept connections (it is often
+ * started alongside us). */
+#define MIGRATE_CONNECT_ATTEMPTS 30
+#define DB_ACQUIRE_TIMEOUT_MS 5000
+
+struct rule_lists {
+    struct string_set *free_email_domains;
+    struct string_set *disposable_email_domains;
+    struct string_set *common_passwords;
+};
+
+static bool load_list(const char *dir, const char *file, struct string_set **out)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    *out = string_set_load_file(path, err, sizeof err);
+    if (*out == NULL) {
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "cannot load list", "error", err, NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool load_rule_lists(const char *dir, struct rule_lists *lists)
+{
+    return load_list(dir, "free-email-domains.txt", &lists->free_email_domains) &&
+           load_list(dir, "disposable-email-domains.txt", &lists->disposable_email_domains) &&
+           load_list(dir, "common-passwords.txt", &lists->common_passwords);
+}
+
+static bool migrate(const struct config *cfg)
+{
+    char err[1024];
+    PGconn *conn = NULL;
+
+    for (int attempt = 1; conn == NULL; attempt++) {
+        conn = db_connect(cfg->database_url, err, sizeof err);
+        if (conn != NULL)
+            break;
+        if (attempt == MIGRATE_CONNECT_ATTEMPTS) {
+            log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "database unreachable", "error", err, NULL);
+            return false;
+        }
+        log_event(LOG_LEVEL_WARN, "database_wait", "error", err, NULL);
+        sleep(1);
+    }
+    bool is_ok = db_migrate(conn, cfg->migrations_dir, err, sizeof err);
+    if (!is_ok)
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "migration failed", "error", err, NULL);
+    PQfinish(conn);
+    return is_ok;
+}
+
+static int hash_concurrency(const struct config *cfg)
+{
+    if (cfg->hash_concurrency > 0)
+        return (int)cfg->hash_concurrency;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)cores : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct rule_lists lists = {0};
+    struct app app = {0};
+    struct _u_instance inst;
+    struct password_hasher *hasher = NULL;
+    char err[1024];
+    sigset_t stop_signals;
+    int exit_code = EXIT_FAILURE;
+    int signal_number = 0;
+
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s   (configured by environment variables; see README.md)\n", argv[0]);
+        return 2;
+    }
+    /* Before any thread exists, so every thread inherits the mask and only
+     * sigwait() below sees SIGINT/SIGTERM; SIGPIPE would kill us on a peer
+     * that hung up (libesmtp and sockets). */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    if (!config_load(&cfg, err, sizeof err)) {
+        fprintf(stderr, "signup-api: invalid configuration: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (!load_rule_lists(cfg.data_dir, &lists))
+        goto cleanup;
+    if (cfg.auto_migrate && !migrate(&cfg))
+        goto cleanup;
+
+    struct password_hasher_params hash_params = {
+        .memory_kib = (uint32_t)cfg.argon2_memory_kib,
+        .iterations = (uint32_t)cfg.argon2_iterations,
+        .parallelism = (uint32_t)cfg.argon2_parallelism,
+        .concurrency = hash_concurrency(&cfg),
+        .queue_timeout_ms = (int)cfg.hash_queue_timeout_ms,
+    };
+    hasher = password_hasher_create(&hash_params);
+    app.pool = db_pool_create(cfg.database_url, (int)cfg.db_pool_size);
+    if (hasher == NULL || app.pool == NULL) {
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", NULL);
+        goto cleanup;
+    }
+    app.config = &cfg;
+    app.rules = (struct signup_rules){
+        .free_email_domains = lists.free_email_domains,
+        .disposable_email_domains = lists.disposable_email_domains,
+        .common_passwords = lists.common_passwords,
+        .default_country_code = cfg.phone_default_country_code,
+    };
+    app.signup = (struct signup_service){
+        .pool = app.pool,
+        .hasher = hasher,
+        .terms_version = cfg.terms_version,
+        .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
+    };
+
+    if (!http_server_start(&inst, &app, err, sizeof err)) {
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", err, NULL);
+        goto cleanup;
+    }
+    char listen[128];
+    snprintf(listen, sizeof listen, "http://%s:%ld", cfg.bind_address, cfg.port);
+    log_event(LOG_LEVEL_INFO, "listening", "url", listen, NULL);
+
+    sigwait(&stop_signals, &signal_number);
+    log_event(LOG_LEVEL_INFO, "stopping", "signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    http_server_stop(&inst);
+    exit_code = EXIT_SUCCESS;
+
+cleanup:
+    db_pool_free(app.pool);
+    password_hasher_free(hasher);
+    string_set_free(lists.free_email_domains);
+    string_set_free(lists.disposable_email_domains);
+    string_set_free(lists.common_passwords);
+    config_free(&cfg);
+    return exit_code;
+}

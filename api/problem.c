@@ -1,0 +1,96 @@
+/* The single place where an error kind becomes a status code, a stable
+ * machine-readable code and a human title. */
+#include "problem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct problem_spec {
+    unsigned int status;
+    const char *code;
+    const char *title;
+    const char *detail;
+    const char *retry_after; /* seconds, or NULL */
+};
+
+static const struct problem_spec PROBLEMS[] = {
+    [PROBLEM_VALIDATION_FAILED] = {422, "validation_failed", "Your request has invalid fields",
+                                   "One or more fields are invalid; see errors.", NULL},
+    [PROBLEM_MALFORMED_JSON] = {400, "malformed_json", "The body is not valid JSON",
+                                "The request body could not be parsed as JSON.", NULL},
+    [PROBLEM_BODY_NOT_OBJECT] = {400, "body_not_object", "The body must be a JSON object",
+                                 "Send the fields as one JSON object.", NULL},
+    [PROBLEM_WRONG_FIELD_TYPE] = {400, "wrong_field_type", "A field has the wrong JSON type",
+                                  "One or more fields have the wrong JSON type; see errors.", NULL},
+    [PROBLEM_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "The body is too large",
+                                   "The request body must be at most 16384 bytes.", NULL},
+    [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type", "Unsupported media type",
+                                        "Send the body as application/json.", NULL},
+    [PROBLEM_NOT_FOUND] = {404, "not_found", "Not found", "There is no resource at this path.", NULL},
+    [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "Method not allowed",
+                                    "This path does not support this method; see the Allow header.", NULL},
+    [PROBLEM_SERVICE_BUSY] = {503, "service_busy", "The service is busy",
+                              "Too many requests are being processed; try again shortly.", "2"},
+    [PROBLEM_SERVICE_UNAVAILABLE] = {503, "service_unavailable", "The service is temporarily unavailable",
+                                     "A backing service is unreachable; nothing was stored. Try again shortly.",
+                                     "5"},
+    [PROBLEM_INTERNAL_ERROR] = {500, "internal_error", "Internal server error",
+                                "Something went wrong on our side; nothing was stored.", NULL},
+};
+
+static json_t *errors_to_json(const struct field_errors *errors)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < errors->count; i++) {
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "field", errors->items[i].field, "code",
+                                              errors->items[i].code, "message", errors->items[i].message));
+    }
+    return list;
+}
+
+static int respond_plain_500(struct _u_response *response)
+{
+    static const char BODY[] = "{\"type\":\"/problems/internal_error\",\"title\":\"Internal server error\","
+                               "\"status\":500,\"code\":\"internal_error\"}";
+    u_map_put(response->map_header, "Content-Type", "application/problem+json");
+    ulfius_set_string_body_response(response, 500, BODY);
+    return U_CALLBACK_COMPLETE;
+}
+
+int problem_respond(struct _u_response *response, enum problem_kind kind, const char *detail,
+                    const struct field_errors *errors)
+{
+    const struct problem_spec *spec = &PROBLEMS[kind];
+    char type[64];
+    json_t *problem = NULL;
+    char *text = NULL;
+
+    snprintf(type, sizeof type, "/problems/%s", spec->code);
+    problem = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", spec->title, "status",
+                        (int)spec->status, "detail", detail ? detail : spec->detail, "code", spec->code);
+    if (problem == NULL)
+        return respond_plain_500(response);
+    if (errors != NULL && errors->count > 0)
+        json_object_set_new(problem, "errors", errors_to_json(errors));
+    text = json_dumps(problem, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(problem);
+    if (text == NULL)
+        return respond_plain_500(response);
+    u_map_put(response->map_header, "Content-Type", "application/problem+json");
+    if (spec->retry_after != NULL)
+        u_map_put(response->map_header, "Retry-After", spec->retry_after);
+    ulfius_set_string_body_response(response, spec->status, text);
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
+int json_respond(struct _u_response *response, unsigned int status, const json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        return respond_plain_500(response);
+    u_map_put(response->map_header, "Content-Type", "application/json");
+    ulfius_set_string_body_response(response, status, text);
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}

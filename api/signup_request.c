@@ -1,0 +1,111 @@
+/* POST /signup body: JSON shape first (400s), then the form's rules (422),
+ * so a client learns about every rule it broke in one round trip. */
+#include "signup_request.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+enum field_kind { FIELD_STRING, FIELD_BOOLEAN };
+
+struct field_spec {
+    const char *name;
+    enum field_kind kind;
+};
+
+static const struct field_spec FIELDS[] = {
+    {"full_name", FIELD_STRING},    {"email", FIELD_STRING},       {"password", FIELD_STRING},
+    {"phone_number", FIELD_STRING}, {"accept_terms", FIELD_BOOLEAN},
+};
+
+/* Records each field whose JSON type is wrong; null counts as absent. */
+static bool has_expected_types(const json_t *object, struct field_errors *errors)
+{
+    bool is_ok = true;
+    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+        const json_t *value = json_object_get(object, FIELDS[i].name);
+        if (value == NULL || json_is_null(value))
+            continue;
+        if (FIELDS[i].kind == FIELD_STRING && !json_is_string(value)) {
+            field_errors_add(errors, FIELDS[i].name, "wrong_type", "must be a string");
+            is_ok = false;
+        } else if (FIELDS[i].kind == FIELD_BOOLEAN && !json_is_boolean(value)) {
+            field_errors_add(errors, FIELDS[i].name, "wrong_type", "must be a boolean");
+            is_ok = false;
+        }
+    }
+    return is_ok;
+}
+
+/* Borrowed from object; NULL when absent or null. */
+static const char *string_field(const json_t *object, const char *name, size_t *len)
+{
+    const json_t *value = json_object_get(object, name);
+    if (!json_is_string(value)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = json_string_length(value);
+    return json_string_value(value);
+}
+
+enum signup_parse_status signup_request_parse(const char *body, size_t len, const struct signup_rules *rules,
+                                              struct signup_request *out, struct field_errors *errors,
+                                              char *detail, size_t detail_size)
+{
+    enum signup_parse_status status;
+    json_error_t json_error;
+    json_t *object;
+    const char *value;
+    size_t value_len;
+
+    memset(out, 0, sizeof *out);
+    errors->count = 0;
+    detail[0] = '\0';
+
+    /* Duplicate keys are ambiguous ("which password did they mean?"): reject. */
+    object = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
+    if (object == NULL) {
+        snprintf(detail, detail_size, "%s at line %d, column %d", json_error.text, json_error.line,
+                 json_error.column);
+        return SIGNUP_PARSE_MALFORMED_JSON;
+    }
+    if (!json_is_object(object)) {
+        status = SIGNUP_PARSE_NOT_OBJECT;
+        goto cleanup;
+    }
+    if (!has_expected_types(object, errors)) {
+        status = SIGNUP_PARSE_WRONG_TYPE;
+        goto cleanup;
+    }
+
+    value = string_field(object, "full_name", &value_len);
+    validate_full_name(value, value_len, out->full_name, errors);
+    value = string_field(object, "email", &value_len);
+    validate_email(value, value_len, rules, out->email, errors);
+    value = string_field(object, "password", &value_len);
+    if (validate_password(value, value_len, rules, errors)) {
+        memcpy(out->password, value, value_len);
+        out->password[value_len] = '\0';
+        out->password_len = value_len;
+    }
+    value = string_field(object, "phone_number", &value_len);
+    validate_phone_number(value, value_len, rules, out->phone_number, errors);
+    validate_accept_terms(json_is_true(json_object_get(object, "accept_terms")), errors);
+
+    status = errors->count == 0 ? SIGNUP_PARSE_OK : SIGNUP_PARSE_INVALID;
+    if (status != SIGNUP_PARSE_OK)
+        signup_request_wipe(out);
+
+cleanup:
+    json_decref(object);
+    return status;
+}
+
+void signup_request_wipe(struct signup_request *req)
+{
+    volatile char *p = req->password;
+    for (size_t i = 0; i < sizeof req->password; i++)
+        p[i] = '\0';
+    req->password_len = 0;
+}

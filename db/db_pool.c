@@ -1,0 +1,169 @@
+/* Fixed-size PostgreSQL connection pool: a mutex and condition variable guard
+ * an array of slots; connecting happens outside the lock so a slow or
+ * unreachable server never blocks other threads from returning connections. */
+#include "db_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct pool_slot {
+    PGconn *conn;   /* NULL until first use or after a broken connection was dropped */
+    bool is_in_use;
+};
+
+struct db_pool {
+    char *conninfo;
+    int size;
+    struct pool_slot *slots;
+    pthread_mutex_t lock;
+    pthread_cond_t slot_freed;
+};
+
+PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
+{
+    /* Our defaults come first so that a value in the URL overrides them
+     * (expand_dbname: later keywords win). */
+    const char *const keywords[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {"5", "signup-api", conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keywords, values, 1);
+
+    if (conn == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(err, err_size, "%s", PQerrorMessage(conn));
+        /* libpq messages end with a newline; logs are one line each. */
+        err[strcspn(err, "\n")] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+struct db_pool *db_pool_create(const char *conninfo, int size)
+{
+    struct db_pool *pool = calloc(1, sizeof *pool);
+    if (pool == NULL)
+        return NULL;
+    pool->conninfo = strdup(conninfo);
+    pool->slots = calloc((size_t)size, sizeof *pool->slots);
+    if (pool->conninfo == NULL || pool->slots == NULL) {
+        free(pool->conninfo);
+        free(pool->slots);
+        free(pool);
+        return NULL;
+    }
+    pool->size = size;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->slot_freed, &attr);
+    pthread_condattr_destroy(&attr);
+    return pool;
+}
+
+static struct timespec deadline_after_ms(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms)
+{
+    struct timespec deadline = deadline_after_ms(timeout_ms);
+    struct pool_slot *slot = NULL;
+    char err[256];
+
+    pthread_mutex_lock(&pool->lock);
+    while (slot == NULL) {
+        /* Prefer a slot with an open connection, else any free slot. */
+        for (int i = 0; i < pool->size; i++) {
+            struct pool_slot *s = &pool->slots[i];
+            if (!s->is_in_use && (slot == NULL || (slot->conn == NULL && s->conn != NULL)))
+                slot = s;
+        }
+        if (slot != NULL)
+            break;
+        if (pthread_cond_timedwait(&pool->slot_freed, &pool->lock, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->lock);
+            return NULL;
+        }
+    }
+    slot->is_in_use = true;
+    pthread_mutex_unlock(&pool->lock);
+
+    if (slot->conn != NULL && PQstatus(slot->conn) != CONNECTION_OK) {
+        PQfinish(slot->conn);
+        slot->conn = NULL;
+    }
+    if (slot->conn == NULL) {
+        slot->conn = db_connect(pool->conninfo, err, sizeof err);
+        if (slot->conn == NULL) {
+            log_event(LOG_LEVEL_WARN, "db_connect_failed", "error", err, NULL);
+            pthread_mutex_lock(&pool->lock);
+            slot->is_in_use = false;
+            pthread_cond_signal(&pool->slot_freed);
+            pthread_mutex_unlock(&pool->lock);
+            return NULL;
+        }
+    }
+    return slot->conn;
+}
+
+void db_pool_release(struct db_pool *pool, PGconn *conn)
+{
+    if (conn == NULL)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->size; i++) {
+        struct pool_slot *s = &pool->slots[i];
+        if (s->conn != conn)
+            continue;
+        /* A connection that broke, or that a caller left mid-transaction,
+         * must not carry its state into someone else's request. */
+        if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+            PQfinish(conn);
+            s->conn = NULL;
+        }
+        s->is_in_use = false;
+        pthread_cond_signal(&pool->slot_freed);
+        break;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+bool db_is_ready(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SELECT 1 FROM schema_migrations LIMIT 1");
+    bool is_ready = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return is_ready;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    for (int i = 0; i < pool->size; i++)
+        PQfinish(pool->slots[i].conn);
+    pthread_cond_destroy(&pool->slot_freed);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->slots);
+    free(pool->conninfo);
+    free(pool);
+}

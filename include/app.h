@@ -1,0 +1,19 @@
+/* app: the process-wide context every HTTP handler receives as user_data.
+ * Built once in main, read-only afterwards. */
+#ifndef SIGNUP_APP_H
+#define SIGNUP_APP_H
+
+#include "config.h"
+#include "signup_service.h"
+#include "signup_validation.h"
+
+struct db_pool;
+
+struct app {
+    const struct config *config;
+    struct signup_rules rules;
+    struct signup_service signup;
+    struct db_pool *pool;
+};
+
+#endif

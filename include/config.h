@@ -1,0 +1,52 @@
+/* config: the service's settings, read once from the environment at start-up,
+ * validated as a whole, then shared read-only with every thread. */
+#ifndef SIGNUP_CONFIG_H
+#define SIGNUP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum smtp_tls_mode { SMTP_TLS_OFF, SMTP_TLS_STARTTLS, SMTP_TLS_REQUIRED };
+
+struct config {
+    /* HTTP */
+    long port;
+    char *bind_address;
+    char *cors_allowed_origins; /* comma list of exact origins; "" = none */
+    long max_connections;
+    long connection_timeout_s;
+    /* PostgreSQL */
+    char *database_url; /* "" = libpq's own defaults (PGHOST, PGPORT, ...) */
+    bool auto_migrate;
+    char *migrations_dir;
+    long db_pool_size;
+    /* Mail */
+    char *smtp_host;
+    long smtp_port;
+    char *smtp_username;
+    char *smtp_password;
+    enum smtp_tls_mode smtp_tls;
+    char *mail_from;
+    char *verify_url;
+    long verify_token_ttl_s;
+    /* Sign-up rules */
+    char *terms_version;
+    char *data_dir;
+    char *phone_default_country_code;
+    /* Password hashing */
+    long argon2_memory_kib;
+    long argon2_iterations;
+    long argon2_parallelism;
+    long hash_concurrency; /* hashes running at once; 0 = number of cores */
+    long hash_queue_timeout_ms;
+};
+
+/* Fills cfg from the environment (getenv), applying defaults for unset
+ * variables. On an invalid value returns false with a message naming the
+ * variable in err. cfg owns its strings either way; release with config_free(). */
+bool config_load(struct config *cfg, char *err, size_t err_size) __attribute__((warn_unused_result));
+
+/* NULL-safe; wipes the SMTP password before freeing it. */
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,36 @@
+/* db_pool: a fixed number of PostgreSQL connections shared by request threads.
+ * A connection is used by one thread at a time (libpq's rule) for a whole
+ * transaction, and a broken one is dropped and reopened, never reused. */
+#ifndef SIGNUP_DB_POOL_H
+#define SIGNUP_DB_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct db_pool;
+
+/* Opens nothing yet: connections are made on first use, so the service can
+ * start while the database is still coming up. conninfo is copied.
+ * Returns NULL on out-of-memory. Caller frees with db_pool_free(). */
+struct db_pool *db_pool_create(const char *conninfo, int size) __attribute__((warn_unused_result));
+
+/* Borrows a connected PGconn, waiting up to timeout_ms for a free one.
+ * Returns NULL when none is free in time or the database cannot be reached.
+ * The caller must hand it back with db_pool_release(). */
+PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms) __attribute__((warn_unused_result));
+
+/* Returns conn to the pool. A connection that is broken or left inside a
+ * transaction is closed instead of being handed to the next caller. */
+void db_pool_release(struct db_pool *pool, PGconn *conn);
+
+/* Opens a single connection outside any pool (migrations, workers). Returns
+ * NULL with libpq's message in err on failure; caller PQfinish()es. */
+PGconn *db_connect(const char *conninfo, char *err, size_t err_size) __attribute__((warn_unused_result));
+
+/* True when conn answers and the schema has been migrated (readiness). */
+bool db_is_ready(PGconn *conn);
+
+/* Closes every connection; no connection may be borrowed. NULL-safe. */
+void db_pool_free(struct db_pool *pool);
+
+#endif

@@ -1,0 +1,34 @@
+/* problem: every error response, as RFC 9457 application/problem+json, from
+ * one table of kinds so status, code and title never disagree. */
+#ifndef SIGNUP_PROBLEM_H
+#define SIGNUP_PROBLEM_H
+
+#include <ulfius.h>
+
+#include "signup_validation.h"
+
+enum problem_kind {
+    PROBLEM_VALIDATION_FAILED,      /* 422, errors lists each violation */
+    PROBLEM_MALFORMED_JSON,         /* 400 */
+    PROBLEM_BODY_NOT_OBJECT,        /* 400 */
+    PROBLEM_WRONG_FIELD_TYPE,       /* 400, errors lists each field */
+    PROBLEM_PAYLOAD_TOO_LARGE,      /* 413 */
+    PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415 */
+    PROBLEM_NOT_FOUND,              /* 404 */
+    PROBLEM_METHOD_NOT_ALLOWED,     /* 405 */
+    PROBLEM_SERVICE_BUSY,           /* 503 + Retry-After */
+    PROBLEM_SERVICE_UNAVAILABLE,    /* 503 + Retry-After */
+    PROBLEM_INTERNAL_ERROR,         /* 500 */
+};
+
+/* Fills response with the problem document for kind. detail may be NULL (the
+ * table's default is used); errors may be NULL. Returns U_CALLBACK_COMPLETE so
+ * handlers can `return problem_respond(...)`. */
+int problem_respond(struct _u_response *response, enum problem_kind kind, const char *detail,
+                    const struct field_errors *errors);
+
+/* Sets a JSON body (serialised compactly) with status; j is borrowed.
+ * Returns U_CALLBACK_COMPLETE, or a plain 500 problem if serialising fails. */
+int json_respond(struct _u_response *response, unsigned int status, const json_t *j);
+
+#endif

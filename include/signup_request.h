@@ -1,0 +1,40 @@
+/* signup_request: turns a POST /signup body into validated, normalised fields. */
+#ifndef SIGNUP_REQUEST_H
+#define SIGNUP_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "signup_validation.h"
+
+#define SIGNUP_BODY_MAX_BYTES 16384
+
+/* Everything stored for a new account, normalised. Fixed-size buffers: no
+ * ownership to track, and the password can be wiped in place. */
+struct signup_request {
+    char full_name[FULL_NAME_BUF_SIZE];
+    char email[EMAIL_BUF_SIZE];
+    char phone_number[PHONE_E164_BUF_SIZE];
+    char password[PASSWORD_MAX_BYTES + 1];
+    size_t password_len;
+};
+
+enum signup_parse_status {
+    SIGNUP_PARSE_OK,
+    SIGNUP_PARSE_MALFORMED_JSON, /* detail says where */
+    SIGNUP_PARSE_NOT_OBJECT,
+    SIGNUP_PARSE_WRONG_TYPE,     /* errors lists each field with the wrong JSON type */
+    SIGNUP_PARSE_INVALID,        /* errors lists every rule violated */
+};
+
+/* Parses body (len bytes, need not be NUL-terminated) and validates every
+ * field. Absent and null fields count as empty. Unknown fields are ignored so
+ * older servers accept newer clients. On SIGNUP_PARSE_OK out is filled. */
+enum signup_parse_status signup_request_parse(const char *body, size_t len, const struct signup_rules *rules,
+                                              struct signup_request *out, struct field_errors *errors,
+                                              char *detail, size_t detail_size);
+
+/* Overwrites the password so it does not linger in memory. */
+void signup_request_wipe(struct signup_request *req);
+
+#endif

@@ -1,0 +1,155 @@
+/* config: defaults, every variable's validation, and messages that name the variable. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static const char *const ALL_VARIABLES[] = {
+    "PORT", "BIND_ADDRESS", "CORS_ALLOWED_ORIGINS", "MAX_CONNECTIONS", "CONNECTION_TIMEOUT", "DATABASE_URL",
+    "AUTO_MIGRATE", "MIGRATIONS_DIR", "DB_POOL_SIZE", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD",
+    "SMTP_TLS", "MAIL_FROM", "VERIFY_URL", "VERIFY_TOKEN_TTL", "TERMS_VERSION", "DATA_DIR",
+    "PHONE_DEFAULT_COUNTRY_CODE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
+    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS",
+};
+
+static void clear_environment(void)
+{
+    for (size_t i = 0; i < sizeof ALL_VARIABLES / sizeof ALL_VARIABLES[0]; i++)
+        unsetenv(ALL_VARIABLES[i]);
+}
+
+START_TEST(test_config_defaults_when_nothing_is_set)
+{
+    struct config cfg;
+    char err[256] = "";
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.port, 8080);
+    ck_assert_str_eq(cfg.bind_address, "127.0.0.1");
+    ck_assert(cfg.auto_migrate);
+    ck_assert_int_eq(cfg.smtp_tls, SMTP_TLS_STARTTLS);
+    ck_assert_int_eq(cfg.verify_token_ttl_s, 86400);
+    ck_assert_int_eq(cfg.argon2_memory_kib, 19456);
+    ck_assert_int_eq(cfg.argon2_iterations, 2);
+    ck_assert_int_eq(cfg.argon2_parallelism, 1);
+    ck_assert_str_eq(cfg.phone_default_country_code, "62");
+    ck_assert_str_eq(cfg.cors_allowed_origins, "");
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_reads_every_kind_of_value)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("PORT", "9090", 1);
+    setenv("BIND_ADDRESS", "::1", 1);
+    setenv("AUTO_MIGRATE", "false", 1);
+    setenv("SMTP_TLS", "required", 1);
+    setenv("SMTP_USERNAME", "mailer", 1);
+    setenv("SMTP_PASSWORD", "s3cret", 1);
+    setenv("CORS_ALLOWED_ORIGINS", "https://portal.example.com,http://localhost:5173", 1);
+    setenv("ARGON2_MEMORY_KIB", "47104", 1);
+    setenv("ARGON2_ITERATIONS", "1", 1);
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.port, 9090);
+    ck_assert_str_eq(cfg.bind_address, "::1");
+    ck_assert(!cfg.auto_migrate);
+    ck_assert_int_eq(cfg.smtp_tls, SMTP_TLS_REQUIRED);
+    ck_assert_str_eq(cfg.smtp_password, "s3cret");
+    ck_assert_str_eq(cfg.cors_allowed_origins, "https://portal.example.com,http://localhost:5173");
+    config_free(&cfg);
+}
+END_TEST
+
+static const struct {
+    const char *name, *value;
+} INVALID[] = {
+    {"PORT", "0"},
+    {"PORT", "65536"},
+    {"PORT", "80a"},
+    {"PORT", ""},
+    {"BIND_ADDRESS", "localhost"},
+    {"AUTO_MIGRATE", "maybe"},
+    {"SMTP_PORT", "-1"},
+    {"SMTP_TLS", "yes"},
+    {"MAIL_FROM", "nobody"},
+    {"VERIFY_URL", "ftp://example.com/verify"},
+    {"VERIFY_URL", "https://example.com/verify?x=1"},
+    {"VERIFY_TOKEN_TTL", "10"},
+    {"CORS_ALLOWED_ORIGINS", "*"},
+    {"CORS_ALLOWED_ORIGINS", "https://a.example.com/path"},
+    {"CORS_ALLOWED_ORIGINS", "https://a.example.com,,https://b.example.com"},
+    {"TERMS_VERSION", ""},
+    {"PHONE_DEFAULT_COUNTRY_CODE", "+62"},
+    {"ARGON2_MEMORY_KIB", "1024"},
+    {"ARGON2_ITERATIONS", "0"},
+    {"ARGON2_PARALLELISM", "99"},
+    {"DB_POOL_SIZE", "0"},
+};
+
+START_TEST(test_config_invalid_value_fails_naming_the_variable)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv(INVALID[_i].name, INVALID[_i].value, 1);
+    ck_assert_msg(!config_load(&cfg, err, sizeof err), "%s=%s accepted", INVALID[_i].name, INVALID[_i].value);
+    ck_assert_msg(strstr(err, INVALID[_i].name) != NULL, "message does not name %s: %s", INVALID[_i].name, err);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_rejects_argon2_weaker_than_owasp)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("ARGON2_MEMORY_KIB", "19456", 1);
+    setenv("ARGON2_ITERATIONS", "1", 1);
+    ck_assert(!config_load(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "ARGON2_MEMORY_KIB"));
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_smtp_credentials_come_in_pairs)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("SMTP_USERNAME", "mailer", 1);
+    ck_assert(!config_load(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "SMTP_PASSWORD"));
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_error_never_echoes_a_secret)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("SMTP_USERNAME", "mailer", 1);
+    setenv("SMTP_PASSWORD", "hunter2-secret", 1);
+    setenv("PORT", "bad", 1);
+    ck_assert(!config_load(&cfg, err, sizeof err));
+    ck_assert_ptr_null(strstr(err, "hunter2-secret"));
+    config_free(&cfg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("environment");
+    tcase_add_checked_fixture(tc, clear_environment, NULL);
+    tcase_add_test(tc, test_config_defaults_when_nothing_is_set);
+    tcase_add_test(tc, test_config_reads_every_kind_of_value);
+    tcase_add_loop_test(tc, test_config_invalid_value_fails_naming_the_variable, 0, sizeof INVALID / sizeof INVALID[0]);
+    tcase_add_test(tc, test_config_rejects_argon2_weaker_than_owasp);
+    tcase_add_test(tc, test_config_smtp_credentials_come_in_pairs);
+    tcase_add_test(tc, test_config_error_never_echoes_a_secret);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
