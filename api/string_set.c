@@ -9,8 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Entries keep their length: a NUL byte inside one is just another byte. */
+struct entry {
+    size_t len;
+    char text[]; /* folded to lower case, NUL-terminated for convenience */
+};
+
 struct string_set {
-    char **slots;    /* NULL = empty; each entry owned by the set */
+    struct entry **slots; /* NULL = empty; each entry owned by the set */
     size_t capacity; /* power of two */
     size_t count;
 };
@@ -30,13 +36,15 @@ static uint64_t hash_folded(const char *s, size_t len)
     return h;
 }
 
-static bool equals_folded(const char *entry, const char *s, size_t len)
+static bool equals_folded(const struct entry *entry, const char *s, size_t len)
 {
+    if (entry->len != len)
+        return false;
     for (size_t i = 0; i < len; i++) {
-        if (entry[i] == '\0' || entry[i] != (char)ascii_lower((unsigned char)s[i]))
+        if (entry->text[i] != (char)ascii_lower((unsigned char)s[i]))
             return false;
     }
-    return entry[len] == '\0';
+    return true;
 }
 
 struct string_set *string_set_create(void)
@@ -54,7 +62,7 @@ struct string_set *string_set_create(void)
 }
 
 /* Finds the slot holding s or the empty slot where it would go. */
-static size_t find_slot(char *const *slots, size_t capacity, const char *s, size_t len)
+static size_t find_slot(struct entry *const *slots, size_t capacity, const char *s, size_t len)
 {
     size_t mask = capacity - 1;
     size_t i = (size_t)hash_folded(s, len) & mask;
@@ -66,13 +74,13 @@ static size_t find_slot(char *const *slots, size_t capacity, const char *s, size
 static bool grow(struct string_set *set)
 {
     size_t capacity = set->capacity * 2;
-    char **slots = calloc(capacity, sizeof *slots);
+    struct entry **slots = calloc(capacity, sizeof *slots);
     if (slots == NULL)
         return false;
     for (size_t i = 0; i < set->capacity; i++) {
-        char *entry = set->slots[i];
-        if (entry != NULL)
-            slots[find_slot(slots, capacity, entry, strlen(entry))] = entry;
+        struct entry *e = set->slots[i];
+        if (e != NULL)
+            slots[find_slot(slots, capacity, e->text, e->len)] = e;
     }
     free(set->slots);
     set->slots = slots;
@@ -88,13 +96,14 @@ bool string_set_add(struct string_set *set, const char *s, size_t len)
     size_t i = find_slot(set->slots, set->capacity, s, len);
     if (set->slots[i] != NULL)
         return true;
-    char *entry = malloc(len + 1);
-    if (entry == NULL)
+    struct entry *e = malloc(sizeof *e + len + 1);
+    if (e == NULL)
         return false;
+    e->len = len;
     for (size_t k = 0; k < len; k++)
-        entry[k] = (char)ascii_lower((unsigned char)s[k]);
-    entry[len] = '\0';
-    set->slots[i] = entry;
+        e->text[k] = (char)ascii_lower((unsigned char)s[k]);
+    e->text[len] = '\0';
+    set->slots[i] = e;
     set->count++;
     return true;
 }
