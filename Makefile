@@ -4,7 +4,7 @@
 
 CC      ?= gcc
 BUILD   := build
-PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0
+PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Werror \
            -pthread -Iinclude
@@ -17,16 +17,20 @@ SERVER_SRCS := $(wildcard api/*.c db/*.c mail/*.c)
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # Unit tests link only the modules they test (plus what those need).
-UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash
+UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
+              check_verify_token check_mime
 check_string_set_SRCS        := api/string_set.c
 check_signup_validation_SRCS := api/signup_validation.c api/string_set.c api/utf8.c
 check_signup_request_SRCS    := api/signup_request.c api/signup_validation.c api/string_set.c api/utf8.c
 check_config_SRCS            := api/config.c
 check_password_hash_SRCS     := db/password_hash.c api/log.c
+check_verify_token_SRCS      := api/verify_token.c
+check_mime_SRCS              := mail/mime.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup
 check_api_signup_SRCS := tests/support.c
+check_api_verify_SRCS := tests/support.c tests/mail_support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 

@@ -61,6 +61,11 @@ static const char *check_http_url(const char *value)
 }
 
 /* Exact origins as browsers send them: scheme://host[:port], no path. */
+static const char *check_optional_http_url(const char *value)
+{
+    return value[0] == '\0' ? NULL : check_http_url(value);
+}
+
 static const char *check_origin_list(const char *value)
 {
     const char *p = value;
@@ -126,7 +131,19 @@ static const struct config_entry ENTRIES[] = {
     {"SMTP_TLS", TYPE_SMTP_TLS, "starttls", offsetof(struct config, smtp_tls), 0, 0, NULL},
     STR(mail_from, "MAIL_FROM", "no-reply@localhost.localdomain", check_mail_from),
     STR(verify_url, "VERIFY_URL", "http://127.0.0.1:8080/verify", check_http_url),
+    STR(verify_redirect_url, "VERIFY_REDIRECT_URL", "", check_optional_http_url),
+    STR(sign_in_url, "SIGN_IN_URL", "", check_optional_http_url),
     NUM(verify_token_ttl_s, "VERIFY_TOKEN_TTL", "86400", 60, 30L * 86400),
+    NUM(smtp_timeout_ms, "SMTP_TIMEOUT_MS", "30000", 1000, 600000),
+    NUM(resend_per_minute, "RESEND_PER_MINUTE", "1", 1, 1000),
+    NUM(resend_per_hour, "RESEND_PER_HOUR", "5", 1, 100000),
+    NUM(mail_workers, "MAIL_WORKERS", "1", 0, 64),
+    NUM(outbox_batch_size, "OUTBOX_BATCH_SIZE", "20", 1, 1000),
+    NUM(outbox_poll_interval_ms, "OUTBOX_POLL_INTERVAL_MS", "5000", 10, 3600000),
+    NUM(outbox_lease_s, "OUTBOX_LEASE_S", "120", 5, 86400),
+    NUM(outbox_max_attempts, "OUTBOX_MAX_ATTEMPTS", "12", 1, 1000),
+    NUM(outbox_retry_base_ms, "OUTBOX_RETRY_BASE_MS", "5000", 10, 3600000),
+    NUM(outbox_retry_max_ms, "OUTBOX_RETRY_MAX_MS", "900000", 10, 86400000),
     STR(terms_version, "TERMS_VERSION", "2026-01", check_terms_version),
     STR(data_dir, "DATA_DIR", "data", check_not_empty),
     STR(phone_default_country_code, "PHONE_DEFAULT_COUNTRY_CODE", "62", check_calling_code),
@@ -183,6 +200,16 @@ static bool parse_tls(const char *value, enum smtp_tls_mode *out)
 static bool argon2_is_owasp_strength(const struct config *cfg)
 {
     return cfg->argon2_memory_kib * cfg->argon2_iterations >= 35840;
+}
+
+/* "Name <addr>" -> "addr"; a bare address is returned as is. New string. */
+static char *bare_address(const char *mail_from)
+{
+    const char *open = strrchr(mail_from, '<');
+    const char *close = open ? strchr(open, '>') : NULL;
+    if (open == NULL || close == NULL)
+        return strdup(mail_from);
+    return strndup(open + 1, (size_t)(close - open - 1));
 }
 
 bool config_load(struct config *cfg, char *err, size_t err_size)
@@ -248,6 +275,12 @@ bool config_load(struct config *cfg, char *err, size_t err_size)
                  cfg->argon2_memory_kib, cfg->argon2_iterations);
         return false;
     }
+    cfg->mail_from_address = bare_address(cfg->mail_from);
+    if (cfg->mail_from_address == NULL || strchr(cfg->mail_from_address, '@') == NULL ||
+        strpbrk(cfg->mail_from_address, " <>,\"()[]:;\\") != NULL) {
+        snprintf(err, err_size, "MAIL_FROM=\"%s\": must contain one address like no-reply@example.com", cfg->mail_from);
+        return false;
+    }
     if ((cfg->smtp_username[0] == '\0') != (cfg->smtp_password[0] == '\0')) {
         snprintf(err, err_size, "SMTP_USERNAME and SMTP_PASSWORD: set both or neither");
         return false;
@@ -271,5 +304,6 @@ void config_free(struct config *cfg)
             free(value);
         }
     }
+    free(cfg->mail_from_address);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -1,11 +1,8 @@
 /* POST /signup: checks the envelope (size, media type), parses and validates,
  * calls the sign-up service, and maps its outcome to HTTP. */
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-
 #include "app.h"
 #include "handlers.h"
+#include "http_body.h"
 #include "problem.h"
 #include "signup_request.h"
 #include "signup_service.h"
@@ -13,36 +10,6 @@
 static const char SIGNUP_SUCCESS_MESSAGE[] =
     "Congratulations Your account has been successfully created!. Please check your email for your account "
     "verification.";
-
-/* "application/json", any letter case, optionally with parameters
- * ("; charset=utf-8"). application/problem+json and the like are not accepted. */
-static bool is_json_media_type(const char *content_type)
-{
-    static const char JSON_TYPE[] = "application/json";
-    size_t n = sizeof JSON_TYPE - 1;
-    if (content_type == NULL)
-        return false;
-    while (*content_type == ' ' || *content_type == '\t')
-        content_type++;
-    if (strncasecmp(content_type, JSON_TYPE, n) != 0)
-        return false;
-    char next = content_type[n];
-    return next == '\0' || next == ';' || next == ' ' || next == '\t';
-}
-
-/* Ulfius silently truncates a body past max_post_body_size (set to our limit
- * + 1), so both the declared length and what arrived are checked. */
-static bool is_body_too_large(const struct _u_request *request)
-{
-    const char *declared = u_map_get_case(request->map_header, "Content-Length");
-    if (declared != NULL) {
-        char *end;
-        unsigned long long length = strtoull(declared, &end, 10);
-        if (end != declared && length > SIGNUP_BODY_MAX_BYTES)
-            return true;
-    }
-    return request->binary_body_length > SIGNUP_BODY_MAX_BYTES;
-}
 
 static int respond_created(struct _u_response *response, const char *email)
 {
@@ -63,10 +30,9 @@ int callback_signup_post(const struct _u_request *request, struct _u_response *r
     char detail[256];
     int rc;
 
-    if (is_body_too_large(request))
-        return problem_respond(response, PROBLEM_PAYLOAD_TOO_LARGE, NULL, NULL);
-    if (!is_json_media_type(u_map_get_case(request->map_header, "Content-Type")))
-        return problem_respond(response, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
+    rc = http_body_check_json(request, response);
+    if (rc != U_CALLBACK_CONTINUE)
+        return rc;
 
     switch (signup_request_parse(request->binary_body, request->binary_body_length, &app->rules, &req, &errors,
                                  detail, sizeof detail)) {

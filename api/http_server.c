@@ -8,7 +8,7 @@
 
 #include "app.h"
 #include "handlers.h"
-#include "signup_request.h"
+#include "http_body.h"
 
 /* Header block size per connection; bounds header size too (431/413 from MHD). */
 #define CONNECTION_MEMORY_LIMIT (32 * 1024)
@@ -21,6 +21,8 @@ struct route {
 
 static const struct route ROUTES[] = {
     {"POST", "/signup", callback_signup_post},
+    {"GET", "/verify", callback_verify_get},
+    {"POST", "/verify/resend", callback_verify_resend_post},
     {"GET", "/healthz", callback_healthz_get},
     {"GET", "/readyz", callback_readyz_get},
 };
@@ -66,7 +68,7 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
     }
     /* Set after init, which resets them. One byte over the limit lets the
      * handler tell "exactly at the limit" from "truncated by Ulfius". */
-    inst->max_post_body_size = SIGNUP_BODY_MAX_BYTES + 1;
+    inst->max_post_body_size = HTTP_BODY_MAX_BYTES + 1;
     /* We only take JSON. Ulfius's form parsers would otherwise run first, and
      * a malformed multipart body makes them drop the connection unanswered. */
     inst->allowed_post_processor = U_POST_PROCESS_NONE;

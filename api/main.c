@@ -1,5 +1,6 @@
 /* signup-api: reads the configuration, loads the rule lists, migrates the
- * database, then serves HTTP until SIGINT or SIGTERM. */
+ * database, then serves HTTP and runs the outbox workers until SIGINT or
+ * SIGTERM. `--worker-only` runs just the workers, so mail can scale apart. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "db_pool.h"
 #include "http_server.h"
 #include "log.h"
+#include "outbox_worker.h"
 #include "password_hash.h"
 #include "string_set.h"
 
@@ -78,6 +80,29 @@ static int hash_concurrency(const struct config *cfg)
     return cores > 0 ? (int)cores : 1;
 }
 
+static struct outbox_worker_settings worker_settings(const struct config *cfg)
+{
+    return (struct outbox_worker_settings){
+        .conninfo = cfg->database_url,
+        .smtp = {.host = cfg->smtp_host,
+                 .port = cfg->smtp_port,
+                 .username = cfg->smtp_username,
+                 .password = cfg->smtp_password,
+                 .tls = cfg->smtp_tls,
+                 .timeout_ms = cfg->smtp_timeout_ms,
+                 .envelope_from = cfg->mail_from_address},
+        .mail_from = cfg->mail_from,
+        .link_ttl_s = cfg->verify_token_ttl_s,
+        .sign_in_url = cfg->sign_in_url,
+        .batch_size = (int)cfg->outbox_batch_size,
+        .poll_interval_ms = (int)cfg->outbox_poll_interval_ms,
+        .lease_s = (int)cfg->outbox_lease_s,
+        .max_attempts = (int)cfg->outbox_max_attempts,
+        .retry_base_ms = cfg->outbox_retry_base_ms,
+        .retry_max_ms = cfg->outbox_retry_max_ms,
+    };
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -90,10 +115,15 @@ int main(int argc, char **argv)
     int exit_code = EXIT_FAILURE;
     int signal_number = 0;
 
-    if (argc > 1) {
-        fprintf(stderr, "usage: %s   (configured by environment variables; see README.md)\n", argv[0]);
+    bool is_worker_only = argc == 2 && strcmp(argv[1], "--worker-only") == 0;
+    if (argc > 2 || (argc == 2 && !is_worker_only)) {
+        fprintf(stderr, "usage: %s [--worker-only]   (configured by environment variables; see README.md)\n",
+                argv[0]);
         return 2;
     }
+    struct outbox_workers *workers = NULL;
+    struct outbox_worker_settings mail_settings;
+    bool is_serving = false;
     /* Before any thread exists, so every thread inherits the mask and only
      * sigwait() below sees SIGINT/SIGTERM; SIGPIPE would kill us on a peer
      * that hung up (libesmtp and sockets). */
@@ -108,9 +138,20 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    if (!load_rule_lists(cfg.data_dir, &lists))
-        goto cleanup;
+    smtp_client_global_init();
     if (cfg.auto_migrate && !migrate(&cfg))
+        goto cleanup;
+    mail_settings = worker_settings(&cfg);
+    if (cfg.mail_workers > 0 || is_worker_only) {
+        workers = outbox_workers_start(&mail_settings, cfg.mail_workers > 0 ? (int)cfg.mail_workers : 1);
+        if (workers == NULL)
+            goto cleanup;
+    }
+    if (is_worker_only) {
+        log_event(LOG_LEVEL_INFO, "worker_only", NULL);
+        goto serve;
+    }
+    if (!load_rule_lists(cfg.data_dir, &lists))
         goto cleanup;
 
     struct password_hasher_params hash_params = {
@@ -137,6 +178,10 @@ int main(int argc, char **argv)
         .pool = app.pool,
         .hasher = hasher,
         .terms_version = cfg.terms_version,
+        .verify_url = cfg.verify_url,
+        .token_ttl_s = cfg.verify_token_ttl_s,
+        .message_id_domain = strchr(cfg.mail_from_address, '@') + 1,
+        .repeat_limits = {.per_minute = cfg.resend_per_minute, .per_hour = cfg.resend_per_hour},
         .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
     };
 
@@ -144,16 +189,23 @@ int main(int argc, char **argv)
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", err, NULL);
         goto cleanup;
     }
+    is_serving = true;
     char listen[128];
     snprintf(listen, sizeof listen, "http://%s:%ld", cfg.bind_address, cfg.port);
     log_event(LOG_LEVEL_INFO, "listening", "url", listen, NULL);
 
+serve:
     sigwait(&stop_signals, &signal_number);
     log_event(LOG_LEVEL_INFO, "stopping", "signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-    http_server_stop(&inst);
+    /* HTTP first (no new work), then the workers (each finishes its SMTP
+     * session), then the pool. */
+    if (is_serving)
+        http_server_stop(&inst);
     exit_code = EXIT_SUCCESS;
 
 cleanup:
+    outbox_workers_stop(workers);
+    smtp_client_global_cleanup();
     db_pool_free(app.pool);
     password_hasher_free(hasher);
     string_set_free(lists.free_email_domains);

@@ -13,28 +13,59 @@ struct field_spec {
     enum field_kind kind;
 };
 
-static const struct field_spec FIELDS[] = {
+static const struct field_spec SIGNUP_FIELDS[] = {
     {"full_name", FIELD_STRING},    {"email", FIELD_STRING},       {"password", FIELD_STRING},
     {"phone_number", FIELD_STRING}, {"accept_terms", FIELD_BOOLEAN},
 };
 
+static const struct field_spec RESEND_FIELDS[] = {{"email", FIELD_STRING}};
+
 /* Records each field whose JSON type is wrong; null counts as absent. */
-static bool has_expected_types(const json_t *object, struct field_errors *errors)
+static bool has_expected_types(const json_t *object, const struct field_spec *fields, size_t n_fields,
+                               struct field_errors *errors)
 {
     bool is_ok = true;
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
-        const json_t *value = json_object_get(object, FIELDS[i].name);
+    for (size_t i = 0; i < n_fields; i++) {
+        const json_t *value = json_object_get(object, fields[i].name);
         if (value == NULL || json_is_null(value))
             continue;
-        if (FIELDS[i].kind == FIELD_STRING && !json_is_string(value)) {
-            field_errors_add(errors, FIELDS[i].name, "wrong_type", "must be a string");
+        if (fields[i].kind == FIELD_STRING && !json_is_string(value)) {
+            field_errors_add(errors, fields[i].name, "wrong_type", "must be a string");
             is_ok = false;
-        } else if (FIELDS[i].kind == FIELD_BOOLEAN && !json_is_boolean(value)) {
-            field_errors_add(errors, FIELDS[i].name, "wrong_type", "must be a boolean");
+        } else if (fields[i].kind == FIELD_BOOLEAN && !json_is_boolean(value)) {
+            field_errors_add(errors, fields[i].name, "wrong_type", "must be a boolean");
             is_ok = false;
         }
     }
     return is_ok;
+}
+
+/* The checks every JSON body gets before its fields are looked at. On
+ * SIGNUP_PARSE_OK *object is a new reference the caller json_decref()s. */
+static enum signup_parse_status load_object(const char *body, size_t len, const struct field_spec *fields,
+                                            size_t n_fields, json_t **object, struct field_errors *errors,
+                                            char *detail, size_t detail_size)
+{
+    json_error_t json_error;
+    errors->count = 0;
+    detail[0] = '\0';
+    /* Duplicate keys are ambiguous ("which password did they mean?"): reject. */
+    *object = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
+    if (*object == NULL) {
+        snprintf(detail, detail_size, "%s at line %d, column %d", json_error.text, json_error.line,
+                 json_error.column);
+        return SIGNUP_PARSE_MALFORMED_JSON;
+    }
+    enum signup_parse_status status = SIGNUP_PARSE_OK;
+    if (!json_is_object(*object))
+        status = SIGNUP_PARSE_NOT_OBJECT;
+    else if (!has_expected_types(*object, fields, n_fields, errors))
+        status = SIGNUP_PARSE_WRONG_TYPE;
+    if (status != SIGNUP_PARSE_OK) {
+        json_decref(*object);
+        *object = NULL;
+    }
+    return status;
 }
 
 /* Borrowed from object; NULL when absent or null. */
@@ -54,30 +85,15 @@ enum signup_parse_status signup_request_parse(const char *body, size_t len, cons
                                               char *detail, size_t detail_size)
 {
     enum signup_parse_status status;
-    json_error_t json_error;
-    json_t *object;
+    json_t *object = NULL;
     const char *value;
     size_t value_len;
 
     memset(out, 0, sizeof *out);
-    errors->count = 0;
-    detail[0] = '\0';
-
-    /* Duplicate keys are ambiguous ("which password did they mean?"): reject. */
-    object = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
-    if (object == NULL) {
-        snprintf(detail, detail_size, "%s at line %d, column %d", json_error.text, json_error.line,
-                 json_error.column);
-        return SIGNUP_PARSE_MALFORMED_JSON;
-    }
-    if (!json_is_object(object)) {
-        status = SIGNUP_PARSE_NOT_OBJECT;
-        goto cleanup;
-    }
-    if (!has_expected_types(object, errors)) {
-        status = SIGNUP_PARSE_WRONG_TYPE;
-        goto cleanup;
-    }
+    status = load_object(body, len, SIGNUP_FIELDS, sizeof SIGNUP_FIELDS / sizeof SIGNUP_FIELDS[0], &object, errors,
+                         detail, detail_size);
+    if (status != SIGNUP_PARSE_OK)
+        return status;
 
     value = string_field(object, "full_name", &value_len);
     validate_full_name(value, value_len, out->full_name, errors);
@@ -96,8 +112,28 @@ enum signup_parse_status signup_request_parse(const char *body, size_t len, cons
     status = errors->count == 0 ? SIGNUP_PARSE_OK : SIGNUP_PARSE_INVALID;
     if (status != SIGNUP_PARSE_OK)
         signup_request_wipe(out);
+    json_decref(object);
+    return status;
+}
 
-cleanup:
+enum signup_parse_status resend_request_parse(const char *body, size_t len, const struct signup_rules *rules,
+                                              char email[EMAIL_BUF_SIZE], struct field_errors *errors,
+                                              char *detail, size_t detail_size)
+{
+    json_t *object = NULL;
+    size_t value_len;
+    email[0] = '\0';
+    enum signup_parse_status status = load_object(body, len, RESEND_FIELDS, 1, &object, errors, detail, detail_size);
+    if (status != SIGNUP_PARSE_OK)
+        return status;
+    const char *value = string_field(object, "email", &value_len);
+    if (!validate_email(value, value_len, rules, email, errors)) {
+        /* Only malformed input is the caller's error. A free-mail address
+         * simply has no account here, which the answer must not reveal. */
+        status = field_errors_has(errors, "email_not_corporate") ? SIGNUP_PARSE_OK : SIGNUP_PARSE_INVALID;
+        if (status == SIGNUP_PARSE_OK)
+            errors->count = 0;
+    }
     json_decref(object);
     return status;
 }

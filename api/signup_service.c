@@ -1,20 +1,61 @@
-/* The sign-up use case: hash the password, then create the account in one
- * transaction. Duplicates take the same path and the same time as new
- * accounts, so neither the response nor its timing reveals who is registered. */
+/* The use cases: sign up, verify, resend. Duplicates take the same path and
+ * the same time as new accounts, so neither the response nor its timing
+ * reveals who is registered. */
 #include "signup_service.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "accounts.h"
 #include "db_pool.h"
 #include "log.h"
 #include "password_hash.h"
+#include "verify_token.h"
+
+/* Longest VERIFY_URL we build links from, plus "?token=" and the token. */
+#define VERIFY_LINK_MAX 2048
+
+/* A fresh token, its hash and its link, ready for verification_queue. */
+struct fresh_token {
+    char text[VERIFY_TOKEN_TEXT_LEN + 1];
+    char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE];
+    char link[VERIFY_LINK_MAX];
+    struct verification_mail mail;
+};
+
+static bool fresh_token_create(const struct signup_service *service, struct fresh_token *t)
+{
+    if (!verify_token_generate(t->text, t->hash_hex)) {
+        log_event(LOG_LEVEL_ERROR, "token_generate_failed", NULL);
+        return false;
+    }
+    int n = snprintf(t->link, sizeof t->link, "%s?token=%s", service->verify_url, t->text);
+    if (n < 0 || (size_t)n >= sizeof t->link) {
+        log_event(LOG_LEVEL_ERROR, "verify_link_too_long", NULL);
+        return false;
+    }
+    t->mail = (struct verification_mail){
+        .token_hash_hex = t->hash_hex,
+        .verify_link = t->link,
+        .token_ttl_s = service->token_ttl_s,
+        .message_id_domain = service->message_id_domain,
+    };
+    return true;
+}
+
+static void fresh_token_wipe(struct fresh_token *t)
+{
+    volatile char *p = (volatile char *)t;
+    for (size_t i = 0; i < sizeof *t; i++)
+        p[i] = 0;
+}
 
 enum signup_outcome signup_register(const struct signup_service *service, const struct signup_request *req)
 {
     char encoded[PASSWORD_HASH_ENCODED_MAX];
+    struct fresh_token token;
     PGconn *conn = NULL;
-    enum signup_outcome outcome;
+    enum signup_outcome outcome = SIGNUP_FAILED;
 
     /* Hash before looking anything up: a duplicate costs the same argon2 work. */
     switch (password_hash(service->hasher, req->password, req->password_len, encoded)) {
@@ -25,10 +66,13 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
     case PASSWORD_HASH_FAILED:
         return SIGNUP_FAILED;
     }
-
+    if (!fresh_token_create(service, &token))
+        goto cleanup;
     conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
-    if (conn == NULL)
-        return SIGNUP_UNAVAILABLE;
+    if (conn == NULL) {
+        outcome = SIGNUP_UNAVAILABLE;
+        goto cleanup;
+    }
 
     struct new_account account = {
         .email = req->email,
@@ -37,14 +81,12 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
         .password_hash = encoded,
         .terms_version = service->terms_version,
     };
-    switch (accounts_register(conn, &account)) {
+    switch (accounts_register(conn, &account, &token.mail, &service->repeat_limits)) {
     case ACCOUNT_CREATED:
         log_event(LOG_LEVEL_INFO, "account_created", NULL);
         outcome = SIGNUP_ACCEPTED;
         break;
     case ACCOUNT_ALREADY_EXISTS:
-        /* Logged without the address: logs must not become a list of who has an account. */
-        log_event(LOG_LEVEL_INFO, "signup_duplicate", NULL);
         outcome = SIGNUP_ACCEPTED;
         break;
     case ACCOUNT_DATABASE_UNAVAILABLE:
@@ -55,7 +97,53 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
         outcome = SIGNUP_FAILED;
         break;
     }
+
+cleanup:
     db_pool_release(service->pool, conn);
+    fresh_token_wipe(&token);
     memset(encoded, 0, sizeof encoded);
     return outcome;
+}
+
+enum verify_result signup_verify(const struct signup_service *service, const char *token, size_t len,
+                                 char email[EMAIL_BUF_SIZE])
+{
+    char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE];
+    email[0] = '\0';
+    if (!verify_token_hash(token, len, hash_hex))
+        return VERIFY_INVALID;
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL)
+        return VERIFY_UNAVAILABLE;
+    enum verify_result result = verification_consume(conn, hash_hex, email);
+    db_pool_release(service->pool, conn);
+    if (result == VERIFY_VERIFIED)
+        log_event(LOG_LEVEL_INFO, "email_verified", NULL);
+    return result;
+}
+
+enum resend_result signup_resend(const struct signup_service *service, const char *email)
+{
+    struct fresh_token token;
+    enum resend_result result = RESEND_ERROR;
+    PGconn *conn = NULL;
+
+    if (!fresh_token_create(service, &token))
+        goto cleanup;
+    conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL) {
+        result = RESEND_UNAVAILABLE;
+        goto cleanup;
+    }
+    result = verification_resend(conn, email, &token.mail, &service->repeat_limits);
+    log_event(LOG_LEVEL_INFO, "verification_resend",
+              "result", result == RESEND_QUEUED ? "queued"
+                        : result == RESEND_RATE_LIMITED ? "rate_limited"
+                        : result == RESEND_NOTHING_TO_DO ? "nothing_to_do" : "failed",
+              NULL);
+
+cleanup:
+    db_pool_release(service->pool, conn);
+    fresh_token_wipe(&token);
+    return result;
 }

@@ -1,5 +1,5 @@
-/* Account queries. Every value travels as a parameter ($1..$n), never inside
- * the SQL text, and errors are logged by SQLSTATE, never with the values. */
+/* The sign-up transaction. Every value travels as a parameter ($1..$n),
+ * never inside the SQL text, and errors are logged by SQLSTATE only. */
 #include "accounts.h"
 
 #include <stdbool.h>
@@ -7,69 +7,84 @@
 
 #include "log.h"
 
-/* Connection failures (class 08), shutdowns (57P01..57P03) and lost
- * connections mean "try again later", not "this request is wrong". */
-static bool is_unavailable(PGconn *conn, const PGresult *res)
+static enum account_register_result register_failure(enum db_status status)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (PQstatus(conn) != CONNECTION_OK || state == NULL)
-        return true;
-    return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
-           strcmp(state, "57P03") == 0;
+    return status == DB_UNAVAILABLE ? ACCOUNT_DATABASE_UNAVAILABLE : ACCOUNT_DATABASE_ERROR;
 }
 
-static enum account_register_result report_failure(PGconn *conn, const PGresult *res, const char *step)
+/* The existing account for a duplicate sign-up: the owner hears about it
+ * (within limits) and the caller learns nothing. */
+static enum db_status email_existing_owner(PGconn *conn, const struct new_account *account,
+                                           const struct verification_mail *mail,
+                                           const struct mail_limits *repeat_limits)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    bool unavailable = is_unavailable(conn, res);
-    log_event(unavailable ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "account_register_failed", "step", step,
-              "sqlstate", state ? state : "none", NULL);
-    return unavailable ? ACCOUNT_DATABASE_UNAVAILABLE : ACCOUNT_DATABASE_ERROR;
+    static const char SQL[] = "SELECT id, email, full_name, email_verified_at IS NOT NULL FROM accounts "
+                              " WHERE lower(email) = lower($1) FOR UPDATE";
+    const char *params[] = {account->email};
+    enum db_status status = DB_OK;
+    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        status = db_failure(conn, res, "account_lookup");
+        PQclear(res);
+        return status;
+    }
+    struct account_ref owner = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)};
+    bool is_verified = PQgetvalue(res, 0, 3)[0] == 't';
+    enum mail_queue_result queued =
+        is_verified ? verification_queue_notice(conn, &owner, mail->message_id_domain, repeat_limits, &status)
+                    : verification_queue(conn, &owner, mail, repeat_limits, &status);
+    /* Logged without the address: logs must not become a list of who has an account. */
+    log_event(LOG_LEVEL_INFO, "signup_duplicate", "email_to_owner",
+              queued == MAIL_QUEUED ? (is_verified ? "notice" : "verification")
+                                    : (queued == MAIL_RATE_LIMITED ? "rate_limited" : "failed"),
+              NULL);
+    PQclear(res);
+    return status;
 }
 
-static bool exec_command(PGconn *conn, const char *sql, PGresult **res)
-{
-    *res = PQexec(conn, sql);
-    return PQresultStatus(*res) == PGRES_COMMAND_OK;
-}
-
-enum account_register_result accounts_register(PGconn *conn, const struct new_account *account)
+enum account_register_result accounts_register(PGconn *conn, const struct new_account *account,
+                                               const struct verification_mail *mail,
+                                               const struct mail_limits *repeat_limits)
 {
     static const char INSERT_SQL[] =
         "INSERT INTO accounts (email, full_name, phone_number, password_hash, terms_version, "
         "terms_accepted_at) VALUES ($1, $2, $3, $4, $5, now()) "
         "ON CONFLICT ((lower(email))) DO NOTHING RETURNING id";
-    const char *params[] = {account->email, account->full_name, account->phone_number,
-                            account->password_hash, account->terms_version};
+    const char *params[] = {account->email, account->full_name, account->phone_number, account->password_hash,
+                            account->terms_version};
     enum account_register_result result;
+    enum db_status status;
     PGresult *res = NULL;
 
-    if (!exec_command(conn, "BEGIN", &res)) {
-        result = report_failure(conn, res, "begin");
-        goto cleanup;
-    }
-    PQclear(res);
+    if ((status = db_command(conn, "BEGIN", "signup_begin")) != DB_OK)
+        return register_failure(status);
 
     /* ON CONFLICT makes a concurrent duplicate wait for the first insert and
      * then do nothing: exactly one row, however many arrive together. */
     res = PQexecParams(conn, INSERT_SQL, 5, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        result = report_failure(conn, res, "insert");
+        result = register_failure(db_failure(conn, res, "account_insert"));
         goto rollback;
     }
-    result = PQntuples(res) == 1 ? ACCOUNT_CREATED : ACCOUNT_ALREADY_EXISTS;
-    PQclear(res);
-
-    if (!exec_command(conn, "COMMIT", &res)) {
-        result = report_failure(conn, res, "commit");
-        goto cleanup;
+    if (PQntuples(res) == 1) {
+        struct account_ref created = {PQgetvalue(res, 0, 0), account->email, account->full_name};
+        verification_queue(conn, &created, mail, NULL, &status);
+        result = ACCOUNT_CREATED;
+    } else {
+        status = email_existing_owner(conn, account, mail, repeat_limits);
+        result = ACCOUNT_ALREADY_EXISTS;
     }
-    goto cleanup;
+    if (status != DB_OK) {
+        result = register_failure(status);
+        goto rollback;
+    }
+    PQclear(res);
+    status = db_command(conn, "COMMIT", "signup_commit");
+    return status == DB_OK ? result : register_failure(status);
 
 rollback:
     PQclear(res);
-    res = PQexec(conn, "ROLLBACK");
-cleanup:
-    PQclear(res);
+    (void)db_command(conn, "ROLLBACK", "signup_rollback");
     return result;
 }

@@ -25,6 +25,17 @@ struct db_pool {
     pthread_cond_t slot_freed;
 };
 
+/* Server notices ("relation already exists, skipping") would otherwise be
+ * printed raw on stderr, breaking the one-JSON-object-per-line log. */
+static void log_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[512];
+    snprintf(line, sizeof line, "%s", message);
+    line[strcspn(line, "\n")] = '\0';
+    log_event(LOG_LEVEL_INFO, "db_notice", "message", line, NULL);
+}
+
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
 {
     /* Our defaults come first so that a value in the URL overrides them
@@ -44,6 +55,7 @@ PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, log_notice, NULL);
     return conn;
 }
 
@@ -145,6 +157,26 @@ void db_pool_release(struct db_pool *pool, PGconn *conn)
         break;
     }
     pthread_mutex_unlock(&pool->lock);
+}
+
+enum db_status db_failure(PGconn *conn, const PGresult *res, const char *step)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    /* Connection failures (class 08), shutdowns (57P01..57P03) and lost
+     * connections mean "try again later", not "this request is wrong". */
+    bool is_unavailable = PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+                          strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+    log_event(is_unavailable ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "db_step_failed", "step", step, "sqlstate",
+              state ? state : "none", NULL);
+    return is_unavailable ? DB_UNAVAILABLE : DB_ERROR;
+}
+
+enum db_status db_command(PGconn *conn, const char *sql, const char *step)
+{
+    PGresult *res = PQexec(conn, sql);
+    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, step);
+    PQclear(res);
+    return status;
 }
 
 bool db_is_ready(PGconn *conn)

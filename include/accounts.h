@@ -1,8 +1,10 @@
-/* accounts: the queries behind sign-up. */
+/* accounts: the sign-up transaction. */
 #ifndef SIGNUP_ACCOUNTS_H
 #define SIGNUP_ACCOUNTS_H
 
 #include <libpq-fe.h>
+
+#include "verification.h"
 
 /* All borrowed for the duration of the call. */
 struct new_account {
@@ -14,15 +16,19 @@ struct new_account {
 };
 
 enum account_register_result {
-    ACCOUNT_CREATED,
-    ACCOUNT_ALREADY_EXISTS,      /* same email in any letter case; nothing written */
-    ACCOUNT_DATABASE_UNAVAILABLE, /* connection lost or server shutting down */
-    ACCOUNT_DATABASE_ERROR,       /* logged with its SQLSTATE */
+    ACCOUNT_CREATED,              /* with its token and verification email queued */
+    ACCOUNT_ALREADY_EXISTS,       /* same email in any letter case; the owner is emailed (within limits) */
+    ACCOUNT_DATABASE_UNAVAILABLE, /* connection lost or server shutting down; nothing written */
+    ACCOUNT_DATABASE_ERROR,       /* logged with its SQLSTATE; nothing written */
 };
 
-/* Creates the account in one transaction on conn (which must be idle). The
- * transaction is where the verification token and its email will be written
- * too, so an account never exists without them. */
-enum account_register_result accounts_register(PGconn *conn, const struct new_account *account);
+/* One transaction on conn (which must be idle): creates the account, its
+ * verification token and its email together, so an account never exists
+ * without them. For an existing address, queues instead a new verification
+ * email (unverified) or a "someone tried to sign up" notice (verified),
+ * subject to repeat_limits. */
+enum account_register_result accounts_register(PGconn *conn, const struct new_account *account,
+                                               const struct verification_mail *mail,
+                                               const struct mail_limits *repeat_limits);
 
 #endif

@@ -27,8 +27,22 @@ struct config {
     char *smtp_password;
     enum smtp_tls_mode smtp_tls;
     char *mail_from;
+    char *mail_from_address; /* derived: the bare address inside MAIL_FROM */
     char *verify_url;
+    char *verify_redirect_url; /* "" = answer /verify with JSON only */
+    char *sign_in_url;         /* "" = none; linked from the "already registered" notice */
     long verify_token_ttl_s;
+    long smtp_timeout_ms;
+    long resend_per_minute;
+    long resend_per_hour;
+    /* Outbox workers */
+    long mail_workers;
+    long outbox_batch_size;
+    long outbox_poll_interval_ms;
+    long outbox_lease_s;
+    long outbox_max_attempts;
+    long outbox_retry_base_ms;
+    long outbox_retry_max_ms;
     /* Sign-up rules */
     char *terms_version;
     char *data_dir;

@@ -27,6 +27,17 @@ void db_pool_release(struct db_pool *pool, PGconn *conn);
  * NULL with libpq's message in err on failure; caller PQfinish()es. */
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size) __attribute__((warn_unused_result));
 
+/* Outcome of a database step, as callers need to map it: "try again later"
+ * (connection lost, server shutting down) versus a real error. */
+enum db_status { DB_OK, DB_UNAVAILABLE, DB_ERROR };
+
+/* Classifies a failed result (res may be NULL) and logs the step with its
+ * SQLSTATE, never the query's parameters. */
+enum db_status db_failure(PGconn *conn, const PGresult *res, const char *step);
+
+/* Runs a parameterless command (BEGIN, COMMIT, ...); logs failures. */
+enum db_status db_command(PGconn *conn, const char *sql, const char *step);
+
 /* True when conn answers and the schema has been migrated (readiness). */
 bool db_is_ready(PGconn *conn);
 

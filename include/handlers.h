@@ -6,6 +6,8 @@
 #include <ulfius.h>
 
 int callback_signup_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_verify_get(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_verify_resend_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_readyz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 

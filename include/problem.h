@@ -12,6 +12,9 @@ enum problem_kind {
     PROBLEM_MALFORMED_JSON,         /* 400 */
     PROBLEM_BODY_NOT_OBJECT,        /* 400 */
     PROBLEM_WRONG_FIELD_TYPE,       /* 400, errors lists each field */
+    PROBLEM_TOKEN_REQUIRED,         /* 400, GET /verify without ?token= */
+    PROBLEM_INVALID_TOKEN,          /* 400, unknown or malformed token */
+    PROBLEM_TOKEN_EXPIRED,          /* 410 */
     PROBLEM_PAYLOAD_TOO_LARGE,      /* 413 */
     PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415 */
     PROBLEM_NOT_FOUND,              /* 404 */

@@ -7,8 +7,6 @@
 
 #include "signup_validation.h"
 
-#define SIGNUP_BODY_MAX_BYTES 16384
-
 /* Everything stored for a new account, normalised. Fixed-size buffers: no
  * ownership to track, and the password can be wiped in place. */
 struct signup_request {
@@ -32,6 +30,13 @@ enum signup_parse_status {
  * older servers accept newer clients. On SIGNUP_PARSE_OK out is filled. */
 enum signup_parse_status signup_request_parse(const char *body, size_t len, const struct signup_rules *rules,
                                               struct signup_request *out, struct field_errors *errors,
+                                              char *detail, size_t detail_size);
+
+/* Parses a POST /verify/resend body {"email": "..."}. On SIGNUP_PARSE_OK,
+ * email holds the normalised address, or "" when it is well-formed but not
+ * corporate (no account can have it). */
+enum signup_parse_status resend_request_parse(const char *body, size_t len, const struct signup_rules *rules,
+                                              char email[EMAIL_BUF_SIZE], struct field_errors *errors,
                                               char *detail, size_t detail_size);
 
 /* Overwrites the password so it does not linger in memory. */

@@ -1,17 +1,25 @@
-/* signup_service: registers a validated sign-up (hash, then store). */
+/* signup_service: the use cases behind the HTTP API: register a validated
+ * sign-up, verify an email address, resend a verification email. */
 #ifndef SIGNUP_SERVICE_H
 #define SIGNUP_SERVICE_H
 
+#include <stddef.h>
+
 #include "signup_request.h"
+#include "verification.h"
 
 struct db_pool;
 struct password_hasher;
 
-/* Borrowed collaborators; they outlive the service. */
+/* Borrowed collaborators and settings; they outlive the service. */
 struct signup_service {
     struct db_pool *pool;
     struct password_hasher *hasher;
     const char *terms_version;
+    const char *verify_url;        /* the link is verify_url?token=… */
+    long token_ttl_s;
+    const char *message_id_domain;
+    struct mail_limits repeat_limits; /* resends and duplicate-sign-up emails per address */
     int db_acquire_timeout_ms;
 };
 
@@ -23,5 +31,15 @@ enum signup_outcome {
 };
 
 enum signup_outcome signup_register(const struct signup_service *service, const struct signup_request *req);
+
+/* Verifies the account whose token is token[0..len). email receives the
+ * account's address for VERIFY_VERIFIED / _ALREADY_VERIFIED / _EXPIRED. A
+ * malformed token is VERIFY_INVALID without touching the database. */
+enum verify_result signup_verify(const struct signup_service *service, const char *token, size_t len,
+                                 char email[EMAIL_BUF_SIZE]);
+
+/* Queues a new verification email for an unverified account with this
+ * (normalised) email, within the repeat limits. */
+enum resend_result signup_resend(const struct signup_service *service, const char *email);
 
 #endif

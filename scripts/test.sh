@@ -23,8 +23,11 @@ export TEST_SERVER_LOG="$ROOT/build/test-output/server.log"
 : >"$TEST_SERVER_LOG"
 # The servers the suites start send mail to the local catcher.
 export SMTP_HOST=127.0.0.1 SMTP_PORT="${MAIL_CATCHER_PORT:-2525}" SMTP_TLS=off
+TEST_MAIL_DIR="$(scripts/mail-local.sh dir)"
+export TEST_MAIL_DIR
 
-unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash)
+unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
+  check_verify_token check_mime)
 integration_suites=(check_api_signup)
 
 failed=()

@@ -1,0 +1,98 @@
+/* The email outbox table: enqueue, claim with a lease, and the three ways a
+ * send can end. Every value is a query parameter. */
+#include "outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
+{
+    /* Message-IDs are random (no counter to leak volumes) and fixed per row,
+     * so a re-send after a crash carries the same ID and can be deduplicated. */
+    static const char SQL[] =
+        "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
+        "VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6)";
+    const char *params[] = {entry->kind,        entry->account_id,  entry->recipient,
+                            entry->recipient_name, entry->verify_link, entry->message_id_domain};
+    PGresult *res = PQexecParams(conn, SQL, 6, NULL, params, NULL, NULL, 0);
+    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "outbox_enqueue");
+    PQclear(res);
+    return status;
+}
+
+enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *last_minute, long *last_hour)
+{
+    static const char SQL[] = "SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), count(*) "
+                              "FROM email_outbox WHERE account_id = $1 AND created_at > now() - interval '1 hour'";
+    const char *params[] = {account_id};
+    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+    enum db_status status = DB_OK;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        *last_minute = atol(PQgetvalue(res, 0, 0));
+        *last_hour = atol(PQgetvalue(res, 0, 1));
+    } else {
+        status = db_failure(conn, res, "outbox_recent_counts");
+    }
+    PQclear(res);
+    return status;
+}
+
+PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
+{
+    static const char SQL[] =
+        "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, "
+        "       locked_until = now() + make_interval(secs => $2::int) "
+        " WHERE id IN (SELECT id FROM email_outbox "
+        "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
+        "                  OR (status = 'sending' AND locked_until < now()) "
+        "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
+        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts";
+    char limit_text[16], lease_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    snprintf(lease_text, sizeof lease_text, "%d", lease_s);
+    const char *params[] = {limit_text, lease_text};
+    PGresult *res = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_failure(conn, res, "outbox_claim");
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static enum db_status run_update(PGconn *conn, const char *sql, int n, const char *const *params, const char *step)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, step);
+    PQclear(res);
+    return status;
+}
+
+enum db_status outbox_mark_sent(PGconn *conn, const char *id)
+{
+    const char *params[] = {id};
+    return run_update(conn,
+                      "UPDATE email_outbox SET status = 'sent', sent_at = now(), verify_link = NULL, "
+                      "locked_until = NULL, last_error = NULL WHERE id = $1",
+                      1, params, "outbox_mark_sent");
+}
+
+enum db_status outbox_mark_retry(PGconn *conn, const char *id, long delay_ms, const char *error)
+{
+    char delay_text[32];
+    snprintf(delay_text, sizeof delay_text, "%ld", delay_ms);
+    const char *params[] = {id, delay_text, error};
+    return run_update(conn,
+                      "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $3, "
+                      "next_attempt_at = now() + make_interval(secs => $2::bigint / 1000.0) WHERE id = $1",
+                      3, params, "outbox_mark_retry");
+}
+
+enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *error)
+{
+    const char *params[] = {id, error};
+    return run_update(conn,
+                      "UPDATE email_outbox SET status = 'dead', locked_until = NULL, last_error = $2, "
+                      "verify_link = NULL WHERE id = $1",
+                      2, params, "outbox_mark_dead");
+}

@@ -1,0 +1,184 @@
+/* Verification tokens and the emails that carry them. Rate limits count the
+ * account's recent outbox rows while its row is locked (FOR UPDATE), so two
+ * concurrent requests cannot both slip under a limit. */
+#include "verification.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "outbox.h"
+
+static bool is_within_limits(PGconn *conn, const char *account_id, const struct mail_limits *limits,
+                             enum db_status *status)
+{
+    long last_minute = 0, last_hour = 0;
+    if (limits == NULL)
+        return true;
+    *status = outbox_recent_counts(conn, account_id, &last_minute, &last_hour);
+    return *status == DB_OK && last_minute < limits->per_minute && last_hour < limits->per_hour;
+}
+
+static enum db_status insert_token(PGconn *conn, const char *account_id, const struct verification_mail *mail)
+{
+    char ttl_text[32];
+    snprintf(ttl_text, sizeof ttl_text, "%ld", mail->token_ttl_s);
+    const char *params[] = {mail->token_hash_hex, account_id, ttl_text};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO verification_tokens (token_hash, account_id, expires_at) "
+                                 "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))",
+                                 3, NULL, params, NULL, NULL, 0);
+    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "token_insert");
+    PQclear(res);
+    return status;
+}
+
+enum mail_queue_result verification_queue(PGconn *conn, const struct account_ref *account,
+                                          const struct verification_mail *mail, const struct mail_limits *limits,
+                                          enum db_status *status)
+{
+    *status = DB_OK;
+    if (!is_within_limits(conn, account->id, limits, status))
+        return *status == DB_OK ? MAIL_RATE_LIMITED : MAIL_NOT_QUEUED_ERROR;
+    struct outbox_entry entry = {
+        .kind = OUTBOX_KIND_VERIFICATION,
+        .account_id = account->id,
+        .recipient = account->email,
+        .recipient_name = account->full_name,
+        .verify_link = mail->verify_link,
+        .message_id_domain = mail->message_id_domain,
+    };
+    if ((*status = insert_token(conn, account->id, mail)) != DB_OK || (*status = outbox_enqueue(conn, &entry)) != DB_OK)
+        return MAIL_NOT_QUEUED_ERROR;
+    return MAIL_QUEUED;
+}
+
+enum mail_queue_result verification_queue_notice(PGconn *conn, const struct account_ref *account,
+                                                 const char *message_id_domain, const struct mail_limits *limits,
+                                                 enum db_status *status)
+{
+    *status = DB_OK;
+    if (!is_within_limits(conn, account->id, limits, status))
+        return *status == DB_OK ? MAIL_RATE_LIMITED : MAIL_NOT_QUEUED_ERROR;
+    struct outbox_entry entry = {
+        .kind = OUTBOX_KIND_ALREADY_REGISTERED,
+        .account_id = account->id,
+        .recipient = account->email,
+        .recipient_name = account->full_name,
+        .verify_link = NULL,
+        .message_id_domain = message_id_domain,
+    };
+    *status = outbox_enqueue(conn, &entry);
+    return *status == DB_OK ? MAIL_QUEUED : MAIL_NOT_QUEUED_ERROR;
+}
+
+static enum verify_result verify_failure(enum db_status status)
+{
+    return status == DB_UNAVAILABLE ? VERIFY_UNAVAILABLE : VERIFY_ERROR;
+}
+
+enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex, char email[EMAIL_BUF_SIZE])
+{
+    /* One round trip: lock the token and its account, and report what they
+     * looked like before this request changed anything. */
+    static const char LOOKUP_SQL[] =
+        "SELECT t.account_id, t.expires_at > now(), a.email_verified_at IS NOT NULL, a.email "
+        "  FROM verification_tokens t JOIN accounts a ON a.id = t.account_id "
+        " WHERE t.token_hash = $1::bytea FOR UPDATE OF t, a";
+    static const char VERIFY_SQL[] =
+        "WITH used AS (UPDATE verification_tokens SET used_at = now() WHERE token_hash = $1::bytea) "
+        "UPDATE accounts SET email_verified_at = now() WHERE id = $2";
+    const char *lookup_params[] = {token_hash_hex};
+    enum verify_result result;
+    enum db_status status;
+    PGresult *res = NULL;
+
+    email[0] = '\0';
+    if ((status = db_command(conn, "BEGIN", "verify_begin")) != DB_OK)
+        return verify_failure(status);
+    res = PQexecParams(conn, LOOKUP_SQL, 1, NULL, lookup_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        result = verify_failure(db_failure(conn, res, "verify_lookup"));
+        goto rollback;
+    }
+    if (PQntuples(res) == 0) {
+        result = VERIFY_INVALID;
+        goto rollback;
+    }
+    snprintf(email, EMAIL_BUF_SIZE, "%s", PQgetvalue(res, 0, 3));
+    bool is_live = PQgetvalue(res, 0, 1)[0] == 't';
+    bool is_verified = PQgetvalue(res, 0, 2)[0] == 't';
+    /* Already verified wins over expired: a mail scanner may have opened the
+     * link first, and the person should not be told to fetch a new one. */
+    if (is_verified) {
+        result = VERIFY_ALREADY_VERIFIED;
+        goto rollback;
+    }
+    if (!is_live) {
+        result = VERIFY_EXPIRED;
+        goto rollback;
+    }
+    const char *verify_params[] = {token_hash_hex, PQgetvalue(res, 0, 0)};
+    PGresult *update = PQexecParams(conn, VERIFY_SQL, 2, NULL, verify_params, NULL, NULL, 0);
+    status = PQresultStatus(update) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, update, "verify_update");
+    PQclear(update);
+    if (status != DB_OK) {
+        result = verify_failure(status);
+        goto rollback;
+    }
+    PQclear(res);
+    status = db_command(conn, "COMMIT", "verify_commit");
+    return status == DB_OK ? VERIFY_VERIFIED : verify_failure(status);
+
+rollback:
+    PQclear(res);
+    (void)db_command(conn, "ROLLBACK", "verify_rollback");
+    return result;
+}
+
+static enum resend_result resend_failure(enum db_status status)
+{
+    return status == DB_UNAVAILABLE ? RESEND_UNAVAILABLE : RESEND_ERROR;
+}
+
+enum resend_result verification_resend(PGconn *conn, const char *email, const struct verification_mail *mail,
+                                       const struct mail_limits *limits)
+{
+    static const char LOOKUP_SQL[] = "SELECT id, email, full_name FROM accounts "
+                                     " WHERE lower(email) = lower($1) AND email_verified_at IS NULL FOR UPDATE";
+    const char *params[] = {email};
+    enum resend_result result;
+    enum db_status status;
+    PGresult *res = NULL;
+
+    if ((status = db_command(conn, "BEGIN", "resend_begin")) != DB_OK)
+        return resend_failure(status);
+    res = PQexecParams(conn, LOOKUP_SQL, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        result = resend_failure(db_failure(conn, res, "resend_lookup"));
+        goto rollback;
+    }
+    if (PQntuples(res) == 0) {
+        result = RESEND_NOTHING_TO_DO;
+        goto rollback;
+    }
+    struct account_ref account = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)};
+    switch (verification_queue(conn, &account, mail, limits, &status)) {
+    case MAIL_QUEUED:
+        PQclear(res);
+        status = db_command(conn, "COMMIT", "resend_commit");
+        return status == DB_OK ? RESEND_QUEUED : resend_failure(status);
+    case MAIL_RATE_LIMITED:
+        result = RESEND_RATE_LIMITED;
+        break;
+    case MAIL_NOT_QUEUED_ERROR:
+    default:
+        result = resend_failure(status);
+        break;
+    }
+
+rollback:
+    PQclear(res);
+    (void)db_command(conn, "ROLLBACK", "resend_rollback");
+    return result;
+}

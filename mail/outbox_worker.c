@@ -1,0 +1,285 @@
+/* Outbox delivery loop. The table is the source of truth: NOTIFY only wakes
+ * a worker early, the poll interval catches anything missed, and a lease
+ * lets another worker take over rows of one that died mid-send. Delivery is
+ * at least once; a re-sent message keeps its Message-ID. */
+#include "outbox_worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db_pool.h"
+#include "log.h"
+#include "mime.h"
+#include "outbox.h"
+
+struct worker {
+    struct outbox_workers *owner;
+    pthread_t thread;
+    bool is_started;
+    int index;
+    uint64_t rng; /* backoff jitter; not security-relevant */
+};
+
+struct outbox_workers {
+    const struct outbox_worker_settings *settings;
+    atomic_bool is_stopping;
+    int stop_pipe[2]; /* readable once stopping: wakes every poll() at once */
+    int count;
+    struct worker *workers;
+};
+
+static uint64_t next_random(struct worker *w)
+{
+    /* xorshift64 */
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    return w->rng;
+}
+
+/* Exponential backoff with "equal jitter": half fixed, half random, so a
+ * crowd of failed sends does not retry in lock-step. */
+static long retry_delay_ms(struct worker *w, int attempts)
+{
+    const struct outbox_worker_settings *s = w->owner->settings;
+    long delay = s->retry_base_ms;
+    for (int i = 1; i < attempts && delay < s->retry_max_ms; i++)
+        delay *= 2;
+    if (delay > s->retry_max_ms)
+        delay = s->retry_max_ms;
+    return delay / 2 + (long)(next_random(w) % (uint64_t)(delay / 2 + 1));
+}
+
+static PGconn *connect_and_listen(const struct outbox_worker_settings *s)
+{
+    char err[512];
+    PGconn *conn = db_connect(s->conninfo, err, sizeof err);
+    if (conn == NULL) {
+        log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, NULL);
+        return NULL;
+    }
+    if (db_command(conn, "LISTEN email_outbox", "outbox_listen") != DB_OK) {
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Sleeps until a notification, the poll interval, or stop. Returns false
+ * when the connection broke. */
+static bool wait_for_work(struct worker *w, PGconn *conn)
+{
+    const struct outbox_worker_settings *s = w->owner->settings;
+    struct pollfd fds[2] = {{.fd = w->owner->stop_pipe[0], .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+    if (conn != NULL)
+        fds[1].fd = PQsocket(conn);
+    int ready = poll(fds, 2, s->poll_interval_ms);
+    if (ready <= 0 || conn == NULL || !(fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+        return true;
+    if (!PQconsumeInput(conn))
+        return false;
+    PGnotify *notify;
+    while ((notify = PQnotifies(conn)) != NULL)
+        PQfreemem(notify);
+    return true;
+}
+
+static bool is_permanent(int code)
+{
+    return code >= 500 && code < 600;
+}
+
+/* Records one message's fate. Returns false when the database failed. */
+static bool record_result(struct worker *w, PGconn *conn, const char *id, int attempts,
+                          const struct smtp_outgoing *out, const char *session_error)
+{
+    const struct outbox_worker_settings *s = w->owner->settings;
+    char attempt_text[16], error[400];
+    const char *result;
+    enum db_status status;
+
+    snprintf(attempt_text, sizeof attempt_text, "%d", attempts);
+    if (out->code >= 200 && out->code < 300) {
+        status = outbox_mark_sent(conn, id);
+        result = "sent";
+    } else {
+        snprintf(error, sizeof error, "%s%s%s", out->code ? out->detail : "", out->code ? "" : "no reply: ",
+                 out->code ? "" : (session_error[0] ? session_error : "session failed"));
+        if (is_permanent(out->code) || attempts >= s->max_attempts) {
+            status = outbox_mark_dead(conn, id, error);
+            result = "dead";
+        } else {
+            status = outbox_mark_retry(conn, id, retry_delay_ms(w, attempts), error);
+            result = "retry";
+        }
+    }
+    char code_text[8];
+    snprintf(code_text, sizeof code_text, "%d", out->code);
+    log_event(strcmp(result, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "email_send", "outbox_id", id, "result",
+              result, "attempt", attempt_text, "smtp_code", code_text, NULL);
+    return status == DB_OK;
+}
+
+static char *build_message(const struct outbox_worker_settings *s, PGresult *rows, int row)
+{
+    bool is_verification = strcmp(PQgetvalue(rows, row, OUTBOX_COL_KIND), OUTBOX_KIND_VERIFICATION) == 0;
+    struct mime_message msg = {
+        .template_kind = is_verification ? MIME_TEMPLATE_VERIFICATION : MIME_TEMPLATE_ALREADY_REGISTERED,
+        .from = s->mail_from,
+        .to_address = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT),
+        .to_name = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT_NAME),
+        .message_id = PQgetvalue(rows, row, OUTBOX_COL_MESSAGE_ID),
+        .verify_link = PQgetvalue(rows, row, OUTBOX_COL_VERIFY_LINK),
+        .link_ttl_s = s->link_ttl_s,
+        .sign_in_url = s->sign_in_url[0] ? s->sign_in_url : NULL,
+        .date = time(NULL),
+        .boundary_seed = PQgetvalue(rows, row, OUTBOX_COL_MESSAGE_ID),
+    };
+    return mime_build(&msg);
+}
+
+/* Claims and sends one batch. Returns the number of rows claimed, or -1
+ * when the database connection failed. */
+static int deliver_batch(struct worker *w, PGconn *conn)
+{
+    const struct outbox_worker_settings *s = w->owner->settings;
+    struct smtp_outgoing *outgoing = NULL;
+    char **texts = NULL;
+    char session_error[256] = "";
+    int claimed, sendable = 0, result = -1;
+    int *rows_of = NULL;
+
+    PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s);
+    if (rows == NULL)
+        return -1;
+    claimed = PQntuples(rows);
+    if (claimed == 0) {
+        PQclear(rows);
+        return 0;
+    }
+    outgoing = calloc((size_t)claimed, sizeof *outgoing);
+    texts = calloc((size_t)claimed, sizeof *texts);
+    rows_of = calloc((size_t)claimed, sizeof *rows_of);
+    if (outgoing == NULL || texts == NULL || rows_of == NULL)
+        goto cleanup; /* the lease expires and the rows are claimed again */
+
+    for (int i = 0; i < claimed; i++) {
+        texts[i] = build_message(s, rows, i);
+        if (texts[i] == NULL) {
+            /* Only unusable stored data gets here (e.g. CR/LF in a name), and
+             * retrying cannot fix it. */
+            struct smtp_outgoing failed = {.code = 554};
+            snprintf(failed.detail, sizeof failed.detail, "554 message could not be built");
+            if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID),
+                               atoi(PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS)), &failed, ""))
+                goto cleanup;
+            continue;
+        }
+        outgoing[sendable].recipient = PQgetvalue(rows, i, OUTBOX_COL_RECIPIENT);
+        outgoing[sendable].message = texts[i];
+        rows_of[sendable] = i;
+        sendable++;
+    }
+    if (sendable > 0 && !smtp_send_batch(&s->smtp, outgoing, (size_t)sendable, session_error, sizeof session_error))
+        log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, NULL);
+    for (int k = 0; k < sendable; k++) {
+        int i = rows_of[k];
+        if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), atoi(PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS)),
+                           &outgoing[k], session_error))
+            goto cleanup;
+    }
+    result = claimed;
+
+cleanup:
+    for (int i = 0; texts != NULL && i < claimed; i++)
+        free(texts[i]);
+    free(texts);
+    free(outgoing);
+    free(rows_of);
+    PQclear(rows);
+    return result;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    const struct outbox_worker_settings *s = w->owner->settings;
+    PGconn *conn = NULL;
+
+    while (!atomic_load(&w->owner->is_stopping)) {
+        if (conn == NULL && (conn = connect_and_listen(s)) == NULL) {
+            wait_for_work(w, NULL);
+            continue;
+        }
+        int claimed = deliver_batch(w, conn);
+        if (claimed < 0 || PQstatus(conn) != CONNECTION_OK) {
+            PQfinish(conn);
+            conn = NULL;
+            continue;
+        }
+        if (claimed == s->batch_size)
+            continue; /* there may be more due right now */
+        if (!wait_for_work(w, conn)) {
+            PQfinish(conn);
+            conn = NULL;
+        }
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+struct outbox_workers *outbox_workers_start(const struct outbox_worker_settings *settings, int count)
+{
+    struct outbox_workers *ws = calloc(1, sizeof *ws);
+    if (ws == NULL)
+        return NULL;
+    ws->settings = settings;
+    atomic_init(&ws->is_stopping, false);
+    ws->workers = calloc((size_t)(count > 0 ? count : 1), sizeof *ws->workers);
+    if (ws->workers == NULL || pipe(ws->stop_pipe) != 0) {
+        free(ws->workers);
+        free(ws);
+        return NULL;
+    }
+    for (int i = 0; i < count; i++) {
+        struct worker *w = &ws->workers[i];
+        w->owner = ws;
+        w->index = i;
+        if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
+            w->rng = (uint64_t)time(NULL) * 2654435761u + (uint64_t)i + 1;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            log_event(LOG_LEVEL_ERROR, "outbox_worker_start_failed", "error", strerror(errno), NULL);
+            outbox_workers_stop(ws);
+            return NULL;
+        }
+        w->is_started = true;
+        ws->count = i + 1;
+    }
+    return ws;
+}
+
+void outbox_workers_stop(struct outbox_workers *ws)
+{
+    if (ws == NULL)
+        return;
+    atomic_store(&ws->is_stopping, true);
+    ssize_t written = write(ws->stop_pipe[1], "x", 1);
+    (void)written; /* even if it failed, workers see the flag within one poll interval */
+    for (int i = 0; i < ws->count; i++) {
+        if (ws->workers[i].is_started)
+            pthread_join(ws->workers[i].thread, NULL);
+    }
+    close(ws->stop_pipe[0]);
+    close(ws->stop_pipe[1]);
+    free(ws->workers);
+    free(ws);
+}
