@@ -2,11 +2,13 @@
  * signup-api binary, the real PostgreSQL test database, raw HTTP. */
 #include <argon2.h>
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.h"
 
@@ -562,6 +564,58 @@ START_TEST(test_invalid_configuration_stops_startup_naming_the_variable)
 }
 END_TEST
 
+static int count_migration_files(void)
+{
+    int n = 0;
+    DIR *dir = opendir("db/migrations");
+    struct dirent *entry;
+    ck_assert_ptr_nonnull(dir);
+    while ((entry = readdir(dir)) != NULL) {
+        size_t len = strlen(entry->d_name);
+        n += len > 4 && strcmp(entry->d_name + len - 4, ".sql") == 0;
+    }
+    closedir(dir);
+    return n;
+}
+
+START_TEST(test_instances_starting_together_apply_each_migration_once)
+{
+    /* Three servers start at once against an empty database: the advisory
+     * lock must serialise them so every migration runs exactly once. */
+    char dbname[64], url[512], env_url[600], create[128], drop[160], base[512];
+    snprintf(base, sizeof base, "%s", getenv("TEST_DATABASE_URL"));
+    const char *slash = strrchr(base, '/');
+    snprintf(dbname, sizeof dbname, "signup_migrate_race_%d", (int)getpid());
+    snprintf(url, sizeof url, "%.*s/%s", (int)(slash - base), base, dbname);
+    snprintf(create, sizeof create, "CREATE DATABASE %s", dbname);
+    snprintf(drop, sizeof drop, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+    db_exec(drop);
+    db_exec(create);
+    snprintf(env_url, sizeof env_url, "DATABASE_URL=%s", url);
+    const char *env[] = {env_url, "MAIL_WORKERS=0", NULL};
+
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++)
+        pids[i] = test_server_spawn(port + 2 + i, env, log_path);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(test_server_wait_healthy(pids[i], port + 2 + i), "instance %d did not start", i);
+    for (int i = 0; i < 3; i++)
+        test_server_stop(pids[i]);
+
+    setenv("TEST_DATABASE_URL", url, 1);
+    char *applied = db_query_value("SELECT count(*) FROM schema_migrations", 0, NULL);
+    char *files = db_query_value("SELECT count(*) FROM accounts", 0, NULL);
+    setenv("TEST_DATABASE_URL", base, 1);
+    ck_assert_ptr_nonnull(files); /* the schema exists */
+    /* Had two instances run one migration, the loser would have failed on
+     * CREATE TABLE and exited; all three are healthy and all files applied. */
+    ck_assert_int_eq(atoi(applied), count_migration_files());
+    free(applied);
+    free(files);
+    db_exec(drop);
+}
+END_TEST
+
 /* Runs last: every password the suite sent must be absent from the log. */
 START_TEST(test_passwords_never_appear_in_server_log)
 {
@@ -605,6 +659,7 @@ static Suite *api_signup_suite(void)
     tcase_add_test(tc, test_unknown_path_gets_404_problem);
     tcase_add_test(tc, test_database_unreachable_gives_readyz_503_and_signup_503_problem);
     tcase_add_test(tc, test_invalid_configuration_stops_startup_naming_the_variable);
+    tcase_add_test(tc, test_instances_starting_together_apply_each_migration_once);
     tcase_add_test(tc, test_passwords_never_appear_in_server_log);
     suite_add_tcase(s, tc);
     return s;

@@ -173,58 +173,71 @@ static const char *required_env(const char *name)
     return value;
 }
 
-pid_t test_server_start(int port, const char *const *extra_env, const char *log_path)
+pid_t test_server_spawn(int port, const char *const *extra_env, const char *log_path)
 {
     const char *bin = getenv("SIGNUP_API_BIN") ? getenv("SIGNUP_API_BIN") : "build/signup-api";
     const char *database_url = required_env("TEST_DATABASE_URL");
     pid_t pid = fork();
 
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        char port_text[16];
-        snprintf(port_text, sizeof port_text, "%d", port);
-        setenv("PORT", port_text, 1);
-        setenv("DATABASE_URL", database_url, 1);
-        for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++) {
-            char *assignment = strdup(extra_env[i]);
-            char *equals = strchr(assignment, '=');
-            if (equals != NULL) {
-                *equals = '\0';
-                setenv(assignment, equals + 1, 1);
-            }
-            free(assignment);
+    if (pid != 0)
+        return pid;
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    setenv("PORT", port_text, 1);
+    setenv("DATABASE_URL", database_url, 1);
+    for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++) {
+        char *assignment = strdup(extra_env[i]);
+        char *equals = strchr(assignment, '=');
+        if (equals != NULL) {
+            *equals = '\0';
+            setenv(assignment, equals + 1, 1);
         }
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        execl(bin, bin, (char *)NULL);
-        perror(bin);
-        _exit(127);
+        free(assignment);
     }
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execl(bin, bin, (char *)NULL);
+    perror(bin);
+    _exit(127);
+}
 
+bool test_server_wait_healthy(pid_t pid, int port)
+{
     /* Ready when /healthz answers; give up after 30 s or if it exited. */
     for (int i = 0; i < 300; i++) {
         struct http_response resp;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            fprintf(stderr, "test setup: %s exited during start-up; see %s\n", bin, log_path);
-            return -1;
+            fprintf(stderr, "test setup: the server on port %d exited during start-up\n", port);
+            return false;
         }
         if (http_request(port, "GET", "/healthz", NULL, NULL, 0, &resp) && resp.status == 200) {
             http_response_free(&resp);
-            return pid;
+            return true;
         }
         http_response_free(&resp);
         nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
     }
-    fprintf(stderr, "test setup: %s did not become healthy; see %s\n", bin, log_path);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    fprintf(stderr, "test setup: the server on port %d did not become healthy\n", port);
+    return false;
+}
+
+pid_t test_server_start(int port, const char *const *extra_env, const char *log_path)
+{
+    pid_t pid = test_server_spawn(port, extra_env, log_path);
+    if (pid < 0)
+        return -1;
+    if (!test_server_wait_healthy(pid, port)) {
+        fprintf(stderr, "test setup: see %s\n", log_path);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return pid;
 }
 
 int test_server_stop(pid_t pid)
@@ -238,9 +251,22 @@ int test_server_stop(pid_t pid)
     return status;
 }
 
-char *db_query_value(const char *sql, int n_params, const char *const *params)
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *test_db_connect(void)
 {
     PGconn *conn = PQconnectdb(required_env("TEST_DATABASE_URL"));
+    PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    return conn;
+}
+
+char *db_query_value(const char *sql, int n_params, const char *const *params)
+{
+    PGconn *conn = test_db_connect();
     char *value = NULL;
     ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "test database: %s", PQerrorMessage(conn));
     PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
@@ -254,7 +280,7 @@ char *db_query_value(const char *sql, int n_params, const char *const *params)
 
 void db_exec(const char *sql)
 {
-    PGconn *conn = PQconnectdb(required_env("TEST_DATABASE_URL"));
+    PGconn *conn = test_db_connect();
     ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "test database: %s", PQerrorMessage(conn));
     PGresult *res = PQexec(conn, sql);
     ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,

@@ -23,6 +23,14 @@ struct http_response {
  * pid, or -1 (with a message on stderr). Server output goes to log_path. */
 pid_t test_server_start(int port, const char *const *extra_env, const char *log_path);
 
+/* Like test_server_start without waiting: returns the child's pid at once.
+ * DATABASE_URL in extra_env overrides $TEST_DATABASE_URL. */
+pid_t test_server_spawn(int port, const char *const *extra_env, const char *log_path);
+
+/* Polls /healthz on port until it answers 200 (true), the process exits or
+ * 30 s pass (false). */
+bool test_server_wait_healthy(pid_t pid, int port);
+
 /* SIGTERM, then wait; returns the exit status as from waitpid, or -1. */
 int test_server_stop(pid_t pid);
 
