@@ -11,8 +11,12 @@ cd "$ROOT"
 . scripts/services.sh
 
 server_pid=
+tail_pid=
 stop_all() {
   trap - INT TERM EXIT
+  if [ -n "$tail_pid" ]; then
+    kill "$tail_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -35,12 +39,16 @@ export VERIFY_URL="${VERIFY_URL:-http://127.0.0.1:$PORT/verify}"
 
 cat <<EOT
 run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (data in var/pg, log var/log/postgres.log)
-run: emails      saved as .eml files in $(scripts/mail-local.sh dir)
-                 (links are also printed in var/log/mail-catcher.log)
+run: emails      saved as .eml files in $(scripts/mail-local.sh dir);
+                 each one's verification link is printed here as "mail-catcher: link: ..."
 run: API         http://127.0.0.1:$PORT  (Ctrl-C stops everything this started)
 run: try it      curl -i -X POST http://127.0.0.1:$PORT/signup -H 'Content-Type: application/json' \\
                    -d '{"full_name":"Budi Santoso","email":"budi@lintasarta.co.id","password":"Str0ng!Pass","phone_number":"0812-3456-7890","accept_terms":true}'
 EOT
+
+# Show each email's arrival and link in this console as it comes in.
+tail -n 0 -F var/log/mail-catcher.log 2>/dev/null &
+tail_pid=$!
 
 build/signup-api &
 server_pid=$!
