@@ -130,7 +130,7 @@ static const struct config_entry ENTRIES[] = {
     STR(smtp_password, "SMTP_PASSWORD", "", NULL),
     {"SMTP_TLS", TYPE_SMTP_TLS, "starttls", offsetof(struct config, smtp_tls), 0, 0, NULL},
     STR(mail_from, "MAIL_FROM", "no-reply@localhost.localdomain", check_mail_from),
-    STR(verify_url, "VERIFY_URL", "http://127.0.0.1:8080/verify", check_http_url),
+    STR(verify_url, "VERIFY_URL", "http://localhost:8080/verify", check_http_url),
     STR(verify_redirect_url, "VERIFY_REDIRECT_URL", "", check_optional_http_url),
     STR(sign_in_url, "SIGN_IN_URL", "", check_optional_http_url),
     NUM(verify_token_ttl_s, "VERIFY_TOKEN_TTL", "86400", 60, 30L * 86400),

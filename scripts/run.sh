@@ -35,7 +35,7 @@ export SMTP_HOST="${SMTP_HOST:-127.0.0.1}"
 export SMTP_PORT="${SMTP_PORT:-${MAIL_CATCHER_PORT:-2525}}"
 export SMTP_TLS="${SMTP_TLS:-off}"
 export MAIL_FROM="${MAIL_FROM:-Cloud Portal <no-reply@portal.localhost>}"
-export VERIFY_URL="${VERIFY_URL:-http://127.0.0.1:$PORT/verify}"
+export VERIFY_URL="${VERIFY_URL:-http://localhost:$PORT/verify}"
 
 cat <<EOT
 run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (data in var/pg, log var/log/postgres.log)
