@@ -1,17 +1,29 @@
-/* What answers when no endpoint does: 404 for unknown paths, 405 (with
- * Allow) for known paths asked with the wrong method. */
+/* What runs around the endpoints: CORS first on every known path, then,
+ * when no endpoint answered, 405 (with Allow) for known paths asked with the
+ * wrong method and 404 for unknown paths. */
 #include <string.h>
 
+#include "app.h"
+#include "cors.h"
 #include "handlers.h"
 #include "problem.h"
+
+int callback_cross_origin(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    const struct route_context *route = user_data;
+    if (cors_answer_preflight(route->app->cors, request, response, route->methods))
+        return U_CALLBACK_COMPLETE;
+    cors_apply(route->app->cors, request, response);
+    return U_CALLBACK_CONTINUE;
+}
 
 int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
                                 void *user_data)
 {
-    const char *allowed = user_data;
+    const struct route_context *route = user_data;
     char allow[64];
 
-    snprintf(allow, sizeof allow, "%s, OPTIONS", allowed);
+    snprintf(allow, sizeof allow, "%s, OPTIONS", route->methods);
     u_map_put(response->map_header, "Allow", allow);
     if (strcmp(request->http_verb, "OPTIONS") == 0) {
         response->status = 204;
@@ -22,7 +34,7 @@ int callback_method_not_allowed(const struct _u_request *request, struct _u_resp
 
 int callback_not_found(const struct _u_request *request, struct _u_response *response, void *user_data)
 {
-    (void)request;
-    (void)user_data;
+    const struct app *app = user_data;
+    cors_apply(app->cors, request, response);
     return problem_respond(response, PROBLEM_NOT_FOUND, NULL, NULL);
 }

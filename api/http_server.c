@@ -27,19 +27,26 @@ static const struct route ROUTES[] = {
     {"GET", "/readyz", callback_readyz_get},
 };
 
+#define ROUTE_COUNT (sizeof ROUTES / sizeof ROUTES[0])
+
+/* One per route, alive as long as the process: Ulfius keeps the pointers. */
+static struct route_context route_contexts[ROUTE_COUNT];
+
+/* Each path gets three callbacks, run in priority order: CORS (any method,
+ * continues), the endpoint (its method, completes), and 405 (any method,
+ * reached only when the endpoint's method did not match). */
 static bool add_routes(struct _u_instance *inst, struct app *app)
 {
-    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
         const struct route *r = &ROUTES[i];
-        if (ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 0, r->callback, app) != U_OK)
-            return false;
-        /* Same path, any method, lower priority: runs only when the method
-         * above did not match, and answers 405 with Allow. */
-        if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 1, callback_method_not_allowed,
-                                       (void *)r->method) != U_OK)
+        route_contexts[i] = (struct route_context){.app = app, .methods = r->method};
+        if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 0, callback_cross_origin, &route_contexts[i]) != U_OK ||
+            ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, r->callback, app) != U_OK ||
+            ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 2, callback_method_not_allowed, &route_contexts[i]) !=
+                U_OK)
             return false;
     }
-    return ulfius_set_default_endpoint(inst, callback_not_found, NULL) == U_OK;
+    return ulfius_set_default_endpoint(inst, callback_not_found, app) == U_OK;
 }
 
 bool http_server_start(struct _u_instance *inst, struct app *app, char *err, size_t err_size)

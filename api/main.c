@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "cors.h"
 #include "db_migrate.h"
 #include "db_pool.h"
 #include "http_server.h"
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
     };
     hasher = password_hasher_create(&hash_params);
     app.pool = db_pool_create(cfg.database_url, (int)cfg.db_pool_size);
-    if (hasher == NULL || app.pool == NULL) {
+    app.cors = cors_policy_create(cfg.cors_allowed_origins);
+    if (hasher == NULL || app.pool == NULL || app.cors == NULL) {
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", NULL);
         goto cleanup;
     }
@@ -206,6 +208,7 @@ serve:
 cleanup:
     outbox_workers_stop(workers);
     smtp_client_global_cleanup();
+    cors_policy_free(app.cors);
     db_pool_free(app.pool);
     password_hasher_free(hasher);
     string_set_free(lists.free_email_domains);

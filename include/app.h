@@ -7,6 +7,7 @@
 #include "signup_service.h"
 #include "signup_validation.h"
 
+struct cors_policy;
 struct db_pool;
 
 struct app {
@@ -14,6 +15,7 @@ struct app {
     struct signup_rules rules;
     struct signup_service signup;
     struct db_pool *pool;
+    struct cors_policy *cors;
 };
 
 #endif

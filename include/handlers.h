@@ -11,10 +11,23 @@ int callback_verify_resend_post(const struct _u_request *request, struct _u_resp
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_readyz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 
-/* user_data: the path's allowed methods as a const char *, e.g. "POST". */
+struct app;
+
+/* What the per-path callbacks below get as user_data. */
+struct route_context {
+    struct app *app;
+    const char *methods; /* the path's methods, e.g. "POST" */
+};
+
+/* Runs first on every known path: answers CORS preflights, adds CORS
+ * headers to everything else and lets the request continue. */
+int callback_cross_origin(const struct _u_request *request, struct _u_response *response, void *user_data);
+
+/* Runs last on every known path: 405 with Allow (204 for a plain OPTIONS). */
 int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
                                 void *user_data);
-/* user_data unused. */
+
+/* The default endpoint; user_data is the struct app. */
 int callback_not_found(const struct _u_request *request, struct _u_response *response, void *user_data);
 
 #endif

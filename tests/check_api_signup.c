@@ -14,6 +14,7 @@
 
 #define CORP_DOMAIN "lintasarta.co.id"
 #define GOOD_PASSWORD "Str0ng!Pass"
+#define SPA_ORIGIN "http://localhost:5173"
 
 static int port;
 static pid_t server_pid = -1;
@@ -24,7 +25,9 @@ static void server_setup(void)
     const char *port_text = getenv("TEST_HTTP_PORT");
     port = port_text ? atoi(port_text) : 18080;
     log_path = getenv("TEST_SERVER_LOG") ? getenv("TEST_SERVER_LOG") : "build/test-server.log";
-    server_pid = test_server_start(port, NULL, log_path);
+    static const char *const env[] = {"CORS_ALLOWED_ORIGINS=" SPA_ORIGIN ",https://portal.example.com",
+                                      "MAIL_WORKERS=0", NULL};
+    server_pid = test_server_start(port, env, log_path);
     if (server_pid < 0)
         exit(EXIT_FAILURE);
 }
@@ -616,6 +619,87 @@ START_TEST(test_instances_starting_together_apply_each_migration_once)
 }
 END_TEST
 
+static bool send_with_headers(const char *method, const char *path, const char *extra_headers, const char *body,
+                              struct http_response *resp)
+{
+    char request[4096];
+    int n = snprintf(request, sizeof request,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%zu\r\n\r\n%s", method, path,
+                     extra_headers, "Content-Length: ", body ? strlen(body) : 0, body ? body : "");
+    return http_raw(port, request, (size_t)n, resp);
+}
+
+START_TEST(test_cors_preflight_from_allowed_origin_lists_methods_headers_and_max_age)
+{
+    char value[256];
+    struct http_response resp;
+    ck_assert(send_with_headers("OPTIONS", "/signup",
+                                "Origin: " SPA_ORIGIN "\r\nAccess-Control-Request-Method: POST\r\n"
+                                "Access-Control-Request-Headers: content-type\r\n",
+                                NULL, &resp));
+    ck_assert_int_eq(resp.status, 204);
+    ck_assert(http_header(&resp, "Access-Control-Allow-Origin", value, sizeof value));
+    ck_assert_str_eq(value, SPA_ORIGIN);
+    ck_assert(http_header(&resp, "Access-Control-Allow-Methods", value, sizeof value));
+    ck_assert_ptr_nonnull(strstr(value, "POST"));
+    ck_assert(http_header(&resp, "Access-Control-Allow-Headers", value, sizeof value));
+    ck_assert_ptr_nonnull(strstr(value, "Content-Type"));
+    ck_assert(http_header(&resp, "Access-Control-Max-Age", value, sizeof value));
+    ck_assert_int_gt(atoi(value), 0);
+    ck_assert(!http_header(&resp, "Access-Control-Allow-Credentials", value, sizeof value));
+    http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_cors_actual_response_to_allowed_origin_carries_origin_vary_and_exposed_headers)
+{
+    char value[256];
+    struct http_response resp;
+    ck_assert(send_with_headers("POST", "/signup", "Origin: " SPA_ORIGIN "\r\nContent-Type: application/json\r\n",
+                                "{}", &resp));
+    ck_assert_int_eq(resp.status, 422);
+    ck_assert(http_header(&resp, "Access-Control-Allow-Origin", value, sizeof value));
+    ck_assert_str_eq(value, SPA_ORIGIN);
+    ck_assert(http_header(&resp, "Vary", value, sizeof value));
+    ck_assert_ptr_nonnull(strstr(value, "Origin"));
+    ck_assert(http_header(&resp, "Access-Control-Expose-Headers", value, sizeof value));
+    ck_assert_ptr_nonnull(strstr(value, "Retry-After"));
+    ck_assert_ptr_nonnull(strstr(value, "X-Request-Id"));
+    http_response_free(&resp);
+
+    ck_assert(send_with_headers("GET", "/no-such-path", "Origin: https://portal.example.com\r\n", NULL, &resp));
+    ck_assert_int_eq(resp.status, 404);
+    ck_assert(http_header(&resp, "Access-Control-Allow-Origin", value, sizeof value));
+    ck_assert_str_eq(value, "https://portal.example.com");
+    http_response_free(&resp);
+}
+END_TEST
+
+static const char *const DISALLOWED_ORIGINS[] = {
+    "http://evil.example", "http://localhost:5174", "https://localhost:5173", "null",
+    "http://localhost:5173.evil.example", "*",
+};
+
+START_TEST(test_cors_disallowed_origin_gets_no_cors_headers)
+{
+    char headers[256], value[256];
+    struct http_response resp;
+    snprintf(headers, sizeof headers, "Origin: %s\r\nAccess-Control-Request-Method: POST\r\n", DISALLOWED_ORIGINS[_i]);
+    ck_assert(send_with_headers("OPTIONS", "/signup", headers, NULL, &resp));
+    ck_assert_int_eq(resp.status, 204);
+    ck_assert(!http_header(&resp, "Access-Control-Allow-Origin", value, sizeof value));
+    ck_assert(!http_header(&resp, "Access-Control-Allow-Methods", value, sizeof value));
+    http_response_free(&resp);
+
+    snprintf(headers, sizeof headers, "Origin: %s\r\nContent-Type: application/json\r\n", DISALLOWED_ORIGINS[_i]);
+    ck_assert(send_with_headers("POST", "/signup", headers, "{}", &resp));
+    ck_assert_int_eq(resp.status, 422);
+    ck_assert(!http_header(&resp, "Access-Control-Allow-Origin", value, sizeof value));
+    ck_assert(!http_header(&resp, "Access-Control-Expose-Headers", value, sizeof value));
+    http_response_free(&resp);
+}
+END_TEST
+
 /* Runs last: every password the suite sent must be absent from the log. */
 START_TEST(test_passwords_never_appear_in_server_log)
 {
@@ -660,6 +744,10 @@ static Suite *api_signup_suite(void)
     tcase_add_test(tc, test_database_unreachable_gives_readyz_503_and_signup_503_problem);
     tcase_add_test(tc, test_invalid_configuration_stops_startup_naming_the_variable);
     tcase_add_test(tc, test_instances_starting_together_apply_each_migration_once);
+    tcase_add_test(tc, test_cors_preflight_from_allowed_origin_lists_methods_headers_and_max_age);
+    tcase_add_test(tc, test_cors_actual_response_to_allowed_origin_carries_origin_vary_and_exposed_headers);
+    tcase_add_loop_test(tc, test_cors_disallowed_origin_gets_no_cors_headers, 0,
+                        sizeof DISALLOWED_ORIGINS / sizeof DISALLOWED_ORIGINS[0]);
     tcase_add_test(tc, test_passwords_never_appear_in_server_log);
     suite_add_tcase(s, tc);
     return s;
