@@ -146,6 +146,7 @@ static const struct config_entry ENTRIES[] = {
     NUM(outbox_retry_max_ms, "OUTBOX_RETRY_MAX_MS", "900000", 10, 86400000),
     STR(terms_version, "TERMS_VERSION", "2026-01", check_terms_version),
     STR(data_dir, "DATA_DIR", "data", check_not_empty),
+    STR(openapi_file, "OPENAPI_FILE", "openapi.yaml", check_not_empty),
     STR(phone_default_country_code, "PHONE_DEFAULT_COUNTRY_CODE", "62", check_calling_code),
     NUM(argon2_memory_kib, "ARGON2_MEMORY_KIB", "19456", 7168, 4L * 1024 * 1024),
     NUM(argon2_iterations, "ARGON2_ITERATIONS", "2", 1, 100),

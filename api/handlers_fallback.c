@@ -7,18 +7,33 @@
 #include "cors.h"
 #include "handlers.h"
 #include "problem.h"
+#include "request_observer.h"
+
+static int answer_preflight(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    const struct route_context *route = user_data;
+    cors_answer_preflight(route->app->cors, request, response, route->methods);
+    return U_CALLBACK_COMPLETE;
+}
 
 int callback_cross_origin(const struct _u_request *request, struct _u_response *response, void *user_data)
 {
     const struct route_context *route = user_data;
-    if (cors_answer_preflight(route->app->cors, request, response, route->methods))
-        return U_CALLBACK_COMPLETE;
+    if (strcmp(request->http_verb, "OPTIONS") == 0 &&
+        u_map_get_case(request->map_header, "Access-Control-Request-Method") != NULL)
+        return request_observe(route->metrics_route, request, response, answer_preflight, user_data);
     cors_apply(route->app->cors, request, response);
     return U_CALLBACK_CONTINUE;
 }
 
-int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
-                                void *user_data)
+int callback_route(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    const struct route_context *route = user_data;
+    return request_observe(route->metrics_route, request, response, route->handler, route->app);
+}
+
+static int answer_method_not_allowed(const struct _u_request *request, struct _u_response *response,
+                                     void *user_data)
 {
     const struct route_context *route = user_data;
     char allow[64];
@@ -32,9 +47,21 @@ int callback_method_not_allowed(const struct _u_request *request, struct _u_resp
     return problem_respond(response, PROBLEM_METHOD_NOT_ALLOWED, NULL, NULL);
 }
 
-int callback_not_found(const struct _u_request *request, struct _u_response *response, void *user_data)
+int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,
+                                void *user_data)
+{
+    const struct route_context *route = user_data;
+    return request_observe(route->metrics_route, request, response, answer_method_not_allowed, user_data);
+}
+
+static int answer_not_found(const struct _u_request *request, struct _u_response *response, void *user_data)
 {
     const struct app *app = user_data;
     cors_apply(app->cors, request, response);
     return problem_respond(response, PROBLEM_NOT_FOUND, NULL, NULL);
+}
+
+int callback_not_found(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    return request_observe(METRICS_ROUTE_OTHER, request, response, answer_not_found, user_data);
 }

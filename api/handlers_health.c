@@ -1,7 +1,13 @@
-/* Liveness and readiness probes, used by orchestrators and test harnesses. */
+/* Operational endpoints: liveness and readiness probes (orchestrators and
+ * test harnesses), Prometheus metrics, and the OpenAPI document. */
+#include <stdlib.h>
+
 #include "app.h"
 #include "db_pool.h"
 #include "handlers.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "password_hash.h"
 #include "problem.h"
 
 /* Probes must answer quickly; a pool exhausted for this long is not ready. */
@@ -31,4 +37,37 @@ int callback_readyz_get(const struct _u_request *request, struct _u_response *re
                   : problem_respond(response, PROBLEM_INTERNAL_ERROR, NULL, NULL);
     json_decref(body);
     return rc;
+}
+
+int callback_metrics_get(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    (void)request;
+    const struct app *app = user_data;
+    struct metrics_gauges gauges = {.outbox_pending = -1};
+
+    password_hasher_stats(app->signup.hasher, &gauges.hash_waits, &gauges.hash_wait_seconds_sum);
+    PGconn *conn = db_pool_acquire(app->pool, READYZ_ACQUIRE_TIMEOUT_MS);
+    if (conn != NULL && outbox_pending_stats(conn, &gauges.outbox_pending, &gauges.outbox_oldest_pending_s) != DB_OK)
+        gauges.outbox_pending = -1;
+    db_pool_release(app->pool, conn);
+
+    char *text = metrics_render(&gauges);
+    if (text == NULL)
+        return problem_respond(response, PROBLEM_INTERNAL_ERROR, NULL, NULL);
+    u_map_put(response->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ulfius_set_string_body_response(response, 200, text);
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
+int callback_openapi_get(const struct _u_request *request, struct _u_response *response, void *user_data)
+{
+    (void)request;
+    const struct app *app = user_data;
+    if (app->openapi_document == NULL)
+        return problem_respond(response, PROBLEM_NOT_FOUND, "The OpenAPI document is not installed on this server.",
+                               NULL);
+    u_map_put(response->map_header, "Content-Type", "application/yaml; charset=utf-8");
+    ulfius_set_string_body_response(response, 200, app->openapi_document);
+    return U_CALLBACK_COMPLETE;
 }

@@ -16,15 +16,18 @@
 struct route {
     const char *method;
     const char *path;
-    int (*callback)(const struct _u_request *, struct _u_response *, void *);
+    enum metrics_route metrics_route;
+    int (*handler)(const struct _u_request *, struct _u_response *, void *);
 };
 
 static const struct route ROUTES[] = {
-    {"POST", "/signup", callback_signup_post},
-    {"GET", "/verify", callback_verify_get},
-    {"POST", "/verify/resend", callback_verify_resend_post},
-    {"GET", "/healthz", callback_healthz_get},
-    {"GET", "/readyz", callback_readyz_get},
+    {"POST", "/signup", METRICS_ROUTE_SIGNUP, callback_signup_post},
+    {"GET", "/verify", METRICS_ROUTE_VERIFY, callback_verify_get},
+    {"POST", "/verify/resend", METRICS_ROUTE_VERIFY_RESEND, callback_verify_resend_post},
+    {"GET", "/healthz", METRICS_ROUTE_HEALTHZ, callback_healthz_get},
+    {"GET", "/readyz", METRICS_ROUTE_READYZ, callback_readyz_get},
+    {"GET", "/metrics", METRICS_ROUTE_METRICS, callback_metrics_get},
+    {"GET", "/openapi.yaml", METRICS_ROUTE_OPENAPI, callback_openapi_get},
 };
 
 #define ROUTE_COUNT (sizeof ROUTES / sizeof ROUTES[0])
@@ -39,9 +42,10 @@ static bool add_routes(struct _u_instance *inst, struct app *app)
 {
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         const struct route *r = &ROUTES[i];
-        route_contexts[i] = (struct route_context){.app = app, .methods = r->method};
+        route_contexts[i] = (struct route_context){
+            .app = app, .methods = r->method, .metrics_route = r->metrics_route, .handler = r->handler};
         if (ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 0, callback_cross_origin, &route_contexts[i]) != U_OK ||
-            ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, r->callback, app) != U_OK ||
+            ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, callback_route, &route_contexts[i]) != U_OK ||
             ulfius_add_endpoint_by_val(inst, "*", NULL, r->path, 2, callback_method_not_allowed, &route_contexts[i]) !=
                 U_OK)
             return false;

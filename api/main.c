@@ -1,6 +1,7 @@
 /* signup-api: reads the configuration, loads the rule lists, migrates the
  * database, then serves HTTP and runs the outbox workers until SIGINT or
  * SIGTERM. `--worker-only` runs just the workers, so mail can scale apart. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "outbox_worker.h"
 #include "password_hash.h"
 #include "string_set.h"
+#include "text_file.h"
 
 /* How long start-up waits for PostgreSQL to accept connections (it is often
  * started alongside us). */
@@ -170,6 +172,9 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     app.config = &cfg;
+    app.openapi_document = text_file_read(cfg.openapi_file, NULL);
+    if (app.openapi_document == NULL)
+        log_event(LOG_LEVEL_WARN, "openapi_unavailable", "file", cfg.openapi_file, "error", strerror(errno), NULL);
     app.rules = (struct signup_rules){
         .free_email_domains = lists.free_email_domains,
         .disposable_email_domains = lists.disposable_email_domains,
@@ -209,6 +214,7 @@ cleanup:
     outbox_workers_stop(workers);
     smtp_client_global_cleanup();
     cors_policy_free(app.cors);
+    free(app.openapi_document);
     db_pool_free(app.pool);
     password_hasher_free(hasher);
     string_set_free(lists.free_email_domains);

@@ -9,6 +9,7 @@
 #include "accounts.h"
 #include "db_pool.h"
 #include "log.h"
+#include "metrics.h"
 #include "password_hash.h"
 #include "verify_token.h"
 
@@ -84,9 +85,11 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
     switch (accounts_register(conn, &account, &token.mail, &service->repeat_limits)) {
     case ACCOUNT_CREATED:
         log_event(LOG_LEVEL_INFO, "account_created", NULL);
+        metrics_record_signup(METRICS_SIGNUP_CREATED);
         outcome = SIGNUP_ACCEPTED;
         break;
     case ACCOUNT_ALREADY_EXISTS:
+        metrics_record_signup(METRICS_SIGNUP_DUPLICATE);
         outcome = SIGNUP_ACCEPTED;
         break;
     case ACCOUNT_DATABASE_UNAVAILABLE:
@@ -108,15 +111,22 @@ cleanup:
 enum verify_result signup_verify(const struct signup_service *service, const char *token, size_t len,
                                  char email[EMAIL_BUF_SIZE])
 {
+    static const char *const RESULT_NAMES[] = {
+        [VERIFY_VERIFIED] = "verified", [VERIFY_ALREADY_VERIFIED] = "already_verified",
+        [VERIFY_EXPIRED] = "expired",   [VERIFY_INVALID] = "invalid",
+        [VERIFY_UNAVAILABLE] = "error", [VERIFY_ERROR] = "error",
+    };
     char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE];
+    enum verify_result result = VERIFY_INVALID;
+    PGconn *conn = NULL;
+
     email[0] = '\0';
-    if (!verify_token_hash(token, len, hash_hex))
-        return VERIFY_INVALID;
-    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
-    if (conn == NULL)
-        return VERIFY_UNAVAILABLE;
-    enum verify_result result = verification_consume(conn, hash_hex, email);
-    db_pool_release(service->pool, conn);
+    if (verify_token_hash(token, len, hash_hex)) {
+        conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+        result = conn ? verification_consume(conn, hash_hex, email) : VERIFY_UNAVAILABLE;
+        db_pool_release(service->pool, conn);
+    }
+    metrics_record_verification(RESULT_NAMES[result]);
     if (result == VERIFY_VERIFIED)
         log_event(LOG_LEVEL_INFO, "email_verified", NULL);
     return result;

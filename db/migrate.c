@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "text_file.h"
 
 /* The advisory lock key every instance agrees on. */
 #define MIGRATION_LOCK_KEY "126896544052592" /* "signup" in ASCII, as an integer */
@@ -69,28 +70,6 @@ oom:
     return NULL;
 }
 
-/* Reads a whole file; returns a malloc'd NUL-terminated string or NULL. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long size;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        text = malloc((size_t)size + 1);
-        if (text != NULL && fread(text, 1, (size_t)size, f) == (size_t)size) {
-            text[size] = '\0';
-        } else {
-            free(text);
-            text = NULL;
-        }
-    }
-    fclose(f);
-    return text;
-}
-
 /* Runs sql (may hold several statements); false with the error in err. */
 static bool exec_ok(PGconn *conn, const char *sql, const char *what, char *err, size_t err_size)
 {
@@ -139,7 +118,7 @@ static bool apply_one(PGconn *conn, const char *dir, const char *name, char *err
         is_ok = true;
         goto done;
     }
-    sql = read_file(path);
+    sql = text_file_read(path, NULL);
     if (sql == NULL) {
         snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
         goto done;

@@ -37,6 +37,21 @@ enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *
     return status;
 }
 
+enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_s)
+{
+    PGresult *res = PQexec(conn, "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                                 "FROM email_outbox WHERE status IN ('pending', 'sending')");
+    enum db_status status = DB_OK;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        *pending = atol(PQgetvalue(res, 0, 0));
+        *oldest_s = atof(PQgetvalue(res, 0, 1));
+    } else {
+        status = db_failure(conn, res, "outbox_pending_stats");
+    }
+    PQclear(res);
+    return status;
+}
+
 PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
 {
     static const char SQL[] =

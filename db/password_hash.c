@@ -26,6 +26,8 @@ struct password_hasher {
     uint8_t **all_buffers;
     pthread_mutex_t lock;
     pthread_cond_t buffer_returned;
+    unsigned long long waits;   /* under lock */
+    double wait_seconds;        /* under lock */
 };
 
 /* argon2's allocation callback has no context argument, so the buffer this
@@ -95,10 +97,12 @@ failed:
 static uint8_t *acquire_buffer(struct password_hasher *hasher)
 {
     struct timespec deadline;
+    struct timespec start, end;
     uint8_t *buffer = NULL;
     int ms = hasher->params.queue_timeout_ms;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    deadline = start;
     deadline.tv_sec += ms / 1000;
     deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
@@ -112,6 +116,9 @@ static uint8_t *acquire_buffer(struct password_hasher *hasher)
     }
     if (hasher->free_count > 0)
         buffer = hasher->free_buffers[--hasher->free_count];
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    hasher->waits++;
+    hasher->wait_seconds += (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
     pthread_mutex_unlock(&hasher->lock);
     return buffer;
 }
@@ -211,6 +218,14 @@ enum password_hash_result password_hash(struct password_hasher *hasher, const ch
              hash_b64);
     memset(hash, 0, sizeof hash);
     return PASSWORD_HASH_OK;
+}
+
+void password_hasher_stats(struct password_hasher *hasher, unsigned long long *waits, double *wait_seconds)
+{
+    pthread_mutex_lock(&hasher->lock);
+    *waits = hasher->waits;
+    *wait_seconds = hasher->wait_seconds;
+    pthread_mutex_unlock(&hasher->lock);
 }
 
 void password_hasher_free(struct password_hasher *hasher)

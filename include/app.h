@@ -16,6 +16,7 @@ struct app {
     struct signup_service signup;
     struct db_pool *pool;
     struct cors_policy *cors;
+    char *openapi_document; /* the served openapi.yaml, or NULL when it could not be read */
 };
 
 #endif

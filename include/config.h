@@ -46,6 +46,7 @@ struct config {
     /* Sign-up rules */
     char *terms_version;
     char *data_dir;
+    char *openapi_file;
     char *phone_default_country_code;
     /* Password hashing */
     long argon2_memory_kib;

@@ -5,9 +5,13 @@
 
 #include <ulfius.h>
 
+#include "metrics.h"
+
 int callback_signup_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_verify_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_verify_resend_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_metrics_get(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_openapi_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_readyz_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 
@@ -17,11 +21,17 @@ struct app;
 struct route_context {
     struct app *app;
     const char *methods; /* the path's methods, e.g. "POST" */
+    enum metrics_route metrics_route;
+    /* The endpoint, called with app as user_data. */
+    int (*handler)(const struct _u_request *request, struct _u_response *response, void *user_data);
 };
 
 /* Runs first on every known path: answers CORS preflights, adds CORS
  * headers to everything else and lets the request continue. */
 int callback_cross_origin(const struct _u_request *request, struct _u_response *response, void *user_data);
+
+/* The endpoint itself, observed (request id, access log, metrics). */
+int callback_route(const struct _u_request *request, struct _u_response *response, void *user_data);
 
 /* Runs last on every known path: 405 with Allow (204 for a plain OPTIONS). */
 int callback_method_not_allowed(const struct _u_request *request, struct _u_response *response,

@@ -27,6 +27,10 @@ enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry);
 /* Emails queued for account_id within the last minute and hour. */
 enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *last_minute, long *last_hour);
 
+/* Emails not yet sent (pending or being sent) and the age in seconds of the
+ * oldest of them (0 when none). */
+enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_s);
+
 /* Columns of the result outbox_claim returns. */
 enum outbox_column {
     OUTBOX_COL_ID,

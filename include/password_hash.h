@@ -37,6 +37,10 @@ enum password_hash_result password_hash(struct password_hasher *hasher, const ch
                                         char encoded[PASSWORD_HASH_ENCODED_MAX])
     __attribute__((warn_unused_result));
 
+/* How many hashes waited for a buffer, and their total wait in seconds
+ * (for the argon2 queue-wait metric). */
+void password_hasher_stats(struct password_hasher *hasher, unsigned long long *waits, double *wait_seconds);
+
 /* NULL-safe; no hash may be running. */
 void password_hasher_free(struct password_hasher *hasher);
 

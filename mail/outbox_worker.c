@@ -18,6 +18,7 @@
 
 #include "db_pool.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 #include "outbox.h"
 
@@ -111,15 +112,18 @@ static bool record_result(struct worker *w, PGconn *conn, const char *id, int at
     if (out->code >= 200 && out->code < 300) {
         status = outbox_mark_sent(conn, id);
         result = "sent";
+        metrics_record_email(METRICS_EMAIL_SENT);
     } else {
         snprintf(error, sizeof error, "%s%s%s", out->code ? out->detail : "", out->code ? "" : "no reply: ",
                  out->code ? "" : (session_error[0] ? session_error : "session failed"));
         if (is_permanent(out->code) || attempts >= s->max_attempts) {
             status = outbox_mark_dead(conn, id, error);
             result = "dead";
+            metrics_record_email(METRICS_EMAIL_DEAD);
         } else {
             status = outbox_mark_retry(conn, id, retry_delay_ms(w, attempts), error);
             result = "retry";
+            metrics_record_email(METRICS_EMAIL_RETRY);
         }
     }
     char code_text[8];

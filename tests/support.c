@@ -62,6 +62,63 @@ static void parse_response(char *data, size_t len, struct http_response *resp)
         resp->json = json_loadb(resp->body, resp->body_len, 0, NULL);
 }
 
+/* Appends one exchange to $TEST_RESPONSE_LOG (JSON lines), so every
+ * response the suites received can be checked against openapi.yaml. */
+static void record_exchange(const char *request, size_t len, const struct http_response *resp)
+{
+    const char *path = getenv("TEST_RESPONSE_LOG");
+    if (path == NULL || resp->status == 0)
+        return;
+    char method[16] = "", target[2048] = "";
+    const char *space = memchr(request, ' ', len < sizeof method ? len : sizeof method);
+    if (space == NULL)
+        return;
+    memcpy(method, request, (size_t)(space - request));
+    const char *target_end = memchr(space + 1, ' ', len - (size_t)(space + 1 - request));
+    size_t target_len = target_end ? (size_t)(target_end - space - 1) : 0;
+    if (target_len >= sizeof target)
+        target_len = sizeof target - 1;
+    memcpy(target, space + 1, target_len);
+
+    json_t *headers = json_object();
+    const char *line = strstr(resp->headers, "\r\n");
+    while (line != NULL) {
+        line += 2;
+        const char *colon = strchr(line, ':');
+        const char *eol = strstr(line, "\r\n");
+        size_t line_len = eol ? (size_t)(eol - line) : strlen(line);
+        if (colon != NULL && (size_t)(colon - line) < line_len) {
+            char name[128];
+            size_t name_len = (size_t)(colon - line) < sizeof name - 1 ? (size_t)(colon - line) : sizeof name - 1;
+            for (size_t i = 0; i < name_len; i++)
+                name[i] = (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] + 32 : line[i]);
+            name[name_len] = '\0';
+            const char *value = colon + 1;
+            while (*value == ' ')
+                value++;
+            json_object_set_new(headers, name, json_stringn_nocheck(value, (size_t)(line + line_len - value)));
+        }
+        line = eol;
+    }
+    json_t *entry = json_pack("{s:s, s:s%, s:i, s:o, s:s%}", "method", method, "target", target, target_len,
+                              "status", resp->status, "headers", headers, "body", resp->body ? resp->body : "",
+                              resp->body_len);
+    char *text = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        /* O_APPEND writes of one line each: safe from the suites' threads and forks. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            size_t n = strlen(text);
+            text[n] = '\n';
+            ssize_t written = write(fd, text, n + 1);
+            (void)written;
+            close(fd);
+        }
+    }
+    free(text);
+    json_decref(entry);
+}
+
 bool http_raw(int port, const char *request, size_t len, struct http_response *resp)
 {
     size_t sent = 0, got = 0, cap = 65536;
@@ -104,6 +161,7 @@ bool http_raw(int port, const char *request, size_t len, struct http_response *r
     close(fd);
     data[got] = '\0';
     parse_response(data, got, resp);
+    record_exchange(request, len, resp);
     return resp->status != 0;
 
 failed:
