@@ -9,6 +9,8 @@ packages=(
   postgresql postgresql-contrib
   python3 python3-aiosmtpd
   curl ca-certificates
+  # The contract, generated-client and browser tests (issue 4).
+  nodejs chromium docker-compose
 )
 
 missing=()
@@ -18,11 +20,11 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && command -v npm >/dev/null 2>&1; then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
+echo "install-deps: installing ${missing[*]:-npm}"
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
 else
@@ -31,3 +33,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Debian's own nodejs package ships npm separately; NodeSource's includes it.
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
