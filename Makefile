@@ -3,11 +3,14 @@
 # `make run`/`make test` can install the packages before anything compiles.
 
 CC      ?= gcc
-BUILD   := build
+BUILD   ?= build
 PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Werror \
+# OPT and SAN are what the sanitizer builds change; the rest is fixed.
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  := $(OPT) $(SAN) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Werror \
            -pthread -Iinclude
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
@@ -28,13 +31,14 @@ check_verify_token_SRCS      := api/verify_token.c
 check_mime_SRCS              := mail/mime.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
-INTEGRATION_TESTS := check_api_signup
+INTEGRATION_TESTS := check_api_signup check_api_verify
 check_api_signup_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
+check_e2e_SRCS        := tests/support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
-.PHONY: all run test test-unit test-integration tests clean format deps
+.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps
 all: $(BUILD)/signup-api
 
 $(BUILD)/signup-api: $(SERVER_OBJS)
@@ -59,10 +63,26 @@ deps:
 	scripts/install-deps.sh
 
 # Set-up (packages, PostgreSQL, mail catcher) then every suite; see scripts/test.sh.
-test:
+# `make test` runs the AddressSanitizer + UBSan build: a memory error or leak
+# anywhere fails the suites.
+test: test-asan
+
+test-asan:
+	scripts/install-deps.sh
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" tests
+	BUILD_DIR=build/asan scripts/test.sh
+
+# The optimised build that `make run` serves.
+test-plain:
 	scripts/install-deps.sh
 	$(MAKE) tests
 	scripts/test.sh
+
+# Unit and integration suites under valgrind memcheck (slow).
+test-valgrind:
+	scripts/install-deps.sh
+	$(MAKE) tests
+	VALGRIND=1 scripts/test.sh
 
 # Set-up then serve on http://127.0.0.1:8080 until Ctrl-C; see scripts/run.sh.
 run:

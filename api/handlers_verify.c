@@ -33,9 +33,20 @@ static double accept_quality(const char *accept, const char *type, bool is_exact
         while (range_len > 0 && p[range_len - 1] == ' ')
             range_len--;
         double q = 1.0;
-        const char *q_param = strstr(p, ";q=");
-        if (q_param != NULL && (size_t)(q_param - p) < item_len)
-            q = strtod(q_param + 3, NULL);
+        /* Parameters: ";q=0.5", also with spaces around ';' and '=' (RFC 9110 allows OWS). */
+        for (const char *param = memchr(p, ';', item_len); param != NULL && param < p + item_len;
+             param = memchr(param + 1, ';', (size_t)(p + item_len - param - 1))) {
+            const char *name = param + 1;
+            while (*name == ' ' || *name == '\t')
+                name++;
+            if ((*name == 'q' || *name == 'Q')) {
+                const char *eq = name + 1;
+                while (*eq == ' ' || *eq == '\t')
+                    eq++;
+                if (*eq == '=')
+                    q = strtod(eq + 1, NULL);
+            }
+        }
         bool is_match = (range_len == strlen(type) && strncasecmp(p, type, range_len) == 0) ||
                         (!is_exact_only && ((range_len == 3 && strncmp(p, "*/*", 3) == 0) ||
                                             (range_len == major_len + 2 && strncasecmp(p, type, major_len) == 0 &&

@@ -4,6 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
 
 enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
 {
@@ -75,39 +78,47 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
     return res;
 }
 
+/* Every result update is conditional on still holding the claim: the row is
+ * 'sending' and its attempts count is the one this claim set. A worker whose
+ * lease ran out (and whose row another worker re-claimed) changes nothing. */
+#define STILL_CLAIMED " WHERE id = $1 AND status = 'sending' AND attempts = $2::int"
+
 static enum db_status run_update(PGconn *conn, const char *sql, int n, const char *const *params, const char *step)
 {
     PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, step);
+    if (status == DB_OK && strcmp(PQcmdTuples(res), "0") == 0)
+        log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "outbox_id", params[0], "step", step, NULL);
     PQclear(res);
     return status;
 }
 
-enum db_status outbox_mark_sent(PGconn *conn, const char *id)
+enum db_status outbox_mark_sent(PGconn *conn, const char *id, const char *attempts)
 {
-    const char *params[] = {id};
+    const char *params[] = {id, attempts};
     return run_update(conn,
                       "UPDATE email_outbox SET status = 'sent', sent_at = now(), verify_link = NULL, "
-                      "locked_until = NULL, last_error = NULL WHERE id = $1",
-                      1, params, "outbox_mark_sent");
+                      "locked_until = NULL, last_error = NULL" STILL_CLAIMED,
+                      2, params, "outbox_mark_sent");
 }
 
-enum db_status outbox_mark_retry(PGconn *conn, const char *id, long delay_ms, const char *error)
+enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attempts, long delay_ms,
+                                 const char *error)
 {
     char delay_text[32];
     snprintf(delay_text, sizeof delay_text, "%ld", delay_ms);
-    const char *params[] = {id, delay_text, error};
+    const char *params[] = {id, attempts, delay_text, error};
     return run_update(conn,
-                      "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $3, "
-                      "next_attempt_at = now() + make_interval(secs => $2::bigint / 1000.0) WHERE id = $1",
-                      3, params, "outbox_mark_retry");
+                      "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $4, "
+                      "next_attempt_at = now() + make_interval(secs => $3::bigint / 1000.0)" STILL_CLAIMED,
+                      4, params, "outbox_mark_retry");
 }
 
-enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *error)
+enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *attempts, const char *error)
 {
-    const char *params[] = {id, error};
+    const char *params[] = {id, attempts, error};
     return run_update(conn,
-                      "UPDATE email_outbox SET status = 'dead', locked_until = NULL, last_error = $2, "
-                      "verify_link = NULL WHERE id = $1",
-                      2, params, "outbox_mark_dead");
+                      "UPDATE email_outbox SET status = 'dead', locked_until = NULL, last_error = $3, "
+                      "verify_link = NULL" STILL_CLAIMED,
+                      3, params, "outbox_mark_dead");
 }

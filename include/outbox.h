@@ -48,13 +48,18 @@ enum outbox_column {
  * double-claiming. Returns the rows (caller PQclear()s) or NULL on failure. */
 PGresult *outbox_claim(PGconn *conn, int limit, int lease_s);
 
+/* The three ends of a claimed send. attempts is the row's attempts value as
+ * claimed (the claim's generation): if the lease expired and another worker
+ * re-claimed the row, the update changes nothing (logged as lease lost). */
+
 /* Sent: scrubs the link (and with it the raw token) from the row. */
-enum db_status outbox_mark_sent(PGconn *conn, const char *id);
+enum db_status outbox_mark_sent(PGconn *conn, const char *id, const char *attempts);
 
 /* Transient failure: pending again after delay_ms, error kept. */
-enum db_status outbox_mark_retry(PGconn *conn, const char *id, long delay_ms, const char *error);
+enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attempts, long delay_ms,
+                                 const char *error);
 
 /* Permanent failure or too many attempts: dead, link scrubbed, error kept. */
-enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *error);
+enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *attempts, const char *error);
 
 #endif

@@ -22,9 +22,13 @@ struct smtp_settings {
 struct smtp_outgoing {
     const char *recipient; /* RCPT TO address */
     const char *message;   /* RFC 5322 text, CRLF line ends */
-    /* Out: the server's reply code for this message (2xx accepted, 4xx
-     * transient, 5xx permanent), or 0 when it was never answered. */
+    /* Out: the server's reply code for this message, or 0 when it was never
+     * answered, and whether retrying cannot help: only a 5xx refusal of this
+     * recipient or this message is permanent. A 5xx to MAIL FROM (bad sender,
+     * authentication required) is the server's verdict on our configuration,
+     * not on the email, so it stays retryable. */
     int code;
+    bool is_permanent;
     char detail[256];
 };
 

@@ -94,34 +94,30 @@ static bool wait_for_work(struct worker *w, PGconn *conn)
     return true;
 }
 
-static bool is_permanent(int code)
-{
-    return code >= 500 && code < 600;
-}
-
-/* Records one message's fate. Returns false when the database failed. */
-static bool record_result(struct worker *w, PGconn *conn, const char *id, int attempts,
+/* Records one message's fate. attempt_text is the claimed attempts value.
+ * Returns false when the database failed. */
+static bool record_result(struct worker *w, PGconn *conn, const char *id, const char *attempt_text,
                           const struct smtp_outgoing *out, const char *session_error)
 {
     const struct outbox_worker_settings *s = w->owner->settings;
-    char attempt_text[16], error[400];
+    int attempts = atoi(attempt_text);
+    char error[400];
     const char *result;
     enum db_status status;
 
-    snprintf(attempt_text, sizeof attempt_text, "%d", attempts);
     if (out->code >= 200 && out->code < 300) {
-        status = outbox_mark_sent(conn, id);
+        status = outbox_mark_sent(conn, id, attempt_text);
         result = "sent";
         metrics_record_email(METRICS_EMAIL_SENT);
     } else {
         snprintf(error, sizeof error, "%s%s%s", out->code ? out->detail : "", out->code ? "" : "no reply: ",
                  out->code ? "" : (session_error[0] ? session_error : "session failed"));
-        if (is_permanent(out->code) || attempts >= s->max_attempts) {
-            status = outbox_mark_dead(conn, id, error);
+        if (out->is_permanent || attempts >= s->max_attempts) {
+            status = outbox_mark_dead(conn, id, attempt_text, error);
             result = "dead";
             metrics_record_email(METRICS_EMAIL_DEAD);
         } else {
-            status = outbox_mark_retry(conn, id, retry_delay_ms(w, attempts), error);
+            status = outbox_mark_retry(conn, id, attempt_text, retry_delay_ms(w, attempts), error);
             result = "retry";
             metrics_record_email(METRICS_EMAIL_RETRY);
         }
@@ -181,10 +177,10 @@ static int deliver_batch(struct worker *w, PGconn *conn)
         if (texts[i] == NULL) {
             /* Only unusable stored data gets here (e.g. CR/LF in a name), and
              * retrying cannot fix it. */
-            struct smtp_outgoing failed = {.code = 554};
+            struct smtp_outgoing failed = {.code = 554, .is_permanent = true};
             snprintf(failed.detail, sizeof failed.detail, "554 message could not be built");
-            if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID),
-                               atoi(PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS)), &failed, ""))
+            if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
+                               &failed, ""))
                 goto cleanup;
             continue;
         }
@@ -193,11 +189,14 @@ static int deliver_batch(struct worker *w, PGconn *conn)
         rows_of[sendable] = i;
         sendable++;
     }
-    if (sendable > 0 && !smtp_send_batch(&s->smtp, outgoing, (size_t)sendable, session_error, sizeof session_error))
-        log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, NULL);
+    if (sendable > 0) {
+        smtp_send_batch(&s->smtp, outgoing, (size_t)sendable, session_error, sizeof session_error);
+        if (session_error[0] != '\0')
+            log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, NULL);
+    }
     for (int k = 0; k < sendable; k++) {
         int i = rows_of[k];
-        if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), atoi(PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS)),
+        if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
                            &outgoing[k], session_error))
             goto cleanup;
     }

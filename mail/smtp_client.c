@@ -47,9 +47,10 @@ static void set_timeouts(smtp_session_t session, long ms)
         smtp_set_timeout(session, STEPS[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, ms);
 }
 
-static void copy_status(struct smtp_outgoing *out, const smtp_status_t *status)
+static void copy_status(struct smtp_outgoing *out, const smtp_status_t *status, bool can_be_permanent)
 {
     out->code = status ? status->code : 0;
+    out->is_permanent = can_be_permanent && out->code >= 500 && out->code < 600;
     snprintf(out->detail, sizeof out->detail, "%d %s", out->code, status && status->text ? status->text : "");
     out->detail[strcspn(out->detail, "\r\n")] = '\0';
 }
@@ -106,11 +107,23 @@ bool smtp_send_batch(const struct smtp_settings *settings, struct smtp_outgoing 
         const smtp_status_t *to = smtp_recipient_status(recipients[i]);
         const smtp_status_t *from = smtp_reverse_path_status(handles[i]);
         if (from != NULL && from->code >= 400)
-            copy_status(&messages[i], from); /* MAIL FROM refused */
+            copy_status(&messages[i], from, false); /* MAIL FROM refused */
         else if (to != NULL && to->code >= 400)
-            copy_status(&messages[i], to); /* RCPT TO refused */
+            copy_status(&messages[i], to, true); /* RCPT TO refused */
         else
-            copy_status(&messages[i], smtp_message_transfer_status(handles[i]));
+            copy_status(&messages[i], smtp_message_transfer_status(handles[i]), true);
+    }
+    /* Why nothing was answered (refused connection, failed AUTH or TLS). */
+    if (session_error[0] == '\0') {
+        int err = smtp_errno();
+        char reason[200];
+        for (size_t i = 0; i < n && err != 0; i++) {
+            if (messages[i].code == 0) {
+                snprintf(session_error, session_error_size, "%s",
+                         smtp_strerror(err, reason, sizeof reason) ? reason : "session failed");
+                break;
+            }
+        }
     }
 
 cleanup:

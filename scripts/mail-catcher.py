@@ -6,6 +6,9 @@ Environment:
   MAIL_CATCHER_PORT  listen port (default 2525)
   MAIL_CATCHER_DIR   where messages go (default var/mail; a relative path is
                      taken relative to the project root, not the cwd)
+  MAIL_CATCHER_REJECT  optional regular expression: RCPT TO addresses it matches
+                     (re.search, case-insensitive) get "550 5.1.1 mailbox
+                     unavailable", so tests can provoke permanent failures
 
 Each message is saved as <dir>/<YYYYmmddTHHMMSS>-<seq>.eml (UTC timestamp,
 6-digit sequence number), with "X-Envelope-From: <sender>" ("<>" if null) and one
@@ -76,11 +79,30 @@ def token_links(msg):
     return links
 
 
+def env_reject():
+    raw = os.environ.get("MAIL_CATCHER_REJECT") or ""
+    if not raw:
+        return None
+    try:
+        return re.compile(raw, re.IGNORECASE)
+    except re.error as e:
+        sys.exit(f"mail-catcher: MAIL_CATCHER_REJECT is not a valid regular expression: {e}")
+
+
 class CatcherHandler:
-    def __init__(self, directory):
+    def __init__(self, directory, reject=None):
         self.directory = directory
+        self.reject = reject
         self.seq = itertools.count(1)
         self.tmp_seq = itertools.count(1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.reject is not None and self.reject.search(address):
+            log(f"rejected recipient {one_line(address)}")
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     def _save(self, data):
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -127,9 +149,9 @@ class CatcherHandler:
         return "250 2.0.0 OK: message saved"
 
 
-async def serve(host, port, directory):
+async def serve(host, port, directory, reject=None):
     loop = asyncio.get_running_loop()
-    handler = CatcherHandler(directory)
+    handler = CatcherHandler(directory, reject)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -144,7 +166,8 @@ async def serve(host, port, directory):
     except OSError as e:
         log(f"error: cannot listen on {host}:{port}: {e}")
         return 1
-    log(f"listening on {host}:{port}, messages saved in {directory}")
+    log(f"listening on {host}:{port}, messages saved in {directory}"
+        + (f", rejecting recipients matching {reject.pattern!r}" if reject is not None else ""))
     await stop.wait()
     server.close()
     try:
@@ -161,10 +184,11 @@ def main():
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
     host = os.environ.get("MAIL_CATCHER_HOST") or "127.0.0.1"
     port = env_port()
+    reject = env_reject()
     directory = os.path.join(ROOT, os.environ.get("MAIL_CATCHER_DIR") or "var/mail")
     directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
-    sys.exit(asyncio.run(serve(host, port, directory)))
+    sys.exit(asyncio.run(serve(host, port, directory, reject)))
 
 
 if __name__ == "__main__":
