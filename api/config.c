@@ -88,6 +88,25 @@ static const char *check_origin_list(const char *value)
     return NULL;
 }
 
+static const char *check_ip_list(const char *value)
+{
+    const char *p = value;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char ip[INET6_ADDRSTRLEN + 1];
+        if (len == 0 || len >= sizeof ip)
+            return "must be a comma-separated list of IP addresses";
+        memcpy(ip, p, len);
+        ip[len] = '\0';
+        if (check_ip_address(ip) != NULL)
+            return "must be a comma-separated list of IP addresses";
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
+}
+
 static const char *check_calling_code(const char *value)
 {
     size_t len = strlen(value);
@@ -137,6 +156,13 @@ static const struct config_entry ENTRIES[] = {
     NUM(smtp_timeout_ms, "SMTP_TIMEOUT_MS", "30000", 1000, 600000),
     NUM(resend_per_minute, "RESEND_PER_MINUTE", "1", 1, 1000),
     NUM(resend_per_hour, "RESEND_PER_HOUR", "5", 1, 100000),
+    {"RATE_LIMITS_ENABLED", TYPE_BOOL, "true", offsetof(struct config, rate_limits_enabled), 0, 0, NULL},
+    STR(trusted_proxies, "TRUSTED_PROXIES", "", check_ip_list),
+    NUM(signups_per_ip_hour, "RATE_LIMIT_SIGNUPS_PER_IP_HOUR", "10", 1, 1000000),
+    NUM(signups_per_email_hour, "RATE_LIMIT_SIGNUPS_PER_EMAIL_HOUR", "5", 1, 1000000),
+    NUM(resends_per_ip_hour, "RATE_LIMIT_RESENDS_PER_IP_HOUR", "20", 1, 1000000),
+    NUM(resends_per_email_minute, "RATE_LIMIT_RESENDS_PER_EMAIL_MINUTE", "1", 1, 1000000),
+    NUM(resends_per_email_hour, "RATE_LIMIT_RESENDS_PER_EMAIL_HOUR", "5", 1, 1000000),
     NUM(mail_workers, "MAIL_WORKERS", "1", 0, 64),
     NUM(outbox_batch_size, "OUTBOX_BATCH_SIZE", "20", 1, 1000),
     NUM(outbox_poll_interval_ms, "OUTBOX_POLL_INTERVAL_MS", "5000", 10, 3600000),

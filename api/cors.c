@@ -20,16 +20,9 @@ struct cors_policy {
 struct cors_policy *cors_policy_create(const char *allowed_origins)
 {
     struct cors_policy *policy = calloc(1, sizeof *policy);
-    if (policy == NULL || (policy->origins = string_set_create()) == NULL)
+    if (policy == NULL || (policy->origins = string_set_create()) == NULL ||
+        !string_set_add_list(policy->origins, allowed_origins))
         goto failed;
-    for (const char *p = allowed_origins; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len > 0 && !string_set_add(policy->origins, p, len))
-            goto failed;
-        p += len;
-        if (*p == ',')
-            p++;
-    }
     return policy;
 
 failed:

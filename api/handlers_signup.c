@@ -1,6 +1,7 @@
 /* POST /signup: checks the envelope (size, media type), parses and validates,
  * calls the sign-up service, and maps its outcome to HTTP. */
 #include "app.h"
+#include "client_ip.h"
 #include "handlers.h"
 #include "http_body.h"
 #include "problem.h"
@@ -46,6 +47,22 @@ int callback_signup_post(const struct _u_request *request, struct _u_response *r
         return problem_respond(response, PROBLEM_VALIDATION_FAILED, NULL, &errors);
     case SIGNUP_PARSE_OK:
         break;
+    }
+
+    /* Limits come after validation (malformed requests cost nothing) and
+     * before argon2 (which is what a flood is after). */
+    char client_ip[CLIENT_IP_MAX];
+    long retry_after_s;
+    client_ip_resolve(request, app->trusted_proxies, client_ip);
+    switch (signup_check_limits(&app->signup, LIMITED_SIGNUP, client_ip, req.email, &retry_after_s)) {
+    case LIMIT_ALLOWED:
+        break;
+    case LIMIT_EXCEEDED:
+        signup_request_wipe(&req);
+        return problem_respond_retry_after(response, PROBLEM_RATE_LIMITED, retry_after_s);
+    case LIMIT_UNAVAILABLE:
+        signup_request_wipe(&req);
+        return problem_respond(response, PROBLEM_SERVICE_UNAVAILABLE, NULL, NULL);
     }
 
     switch (signup_register(&app->signup, &req)) {

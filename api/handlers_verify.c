@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "client_ip.h"
 #include "handlers.h"
 #include "http_body.h"
 #include "problem.h"
@@ -149,6 +150,18 @@ int callback_verify_resend_post(const struct _u_request *request, struct _u_resp
         return problem_respond(response, PROBLEM_VALIDATION_FAILED, NULL, &errors);
     case SIGNUP_PARSE_OK:
         break;
+    }
+
+    char client_ip[CLIENT_IP_MAX];
+    long retry_after_s;
+    client_ip_resolve(request, app->trusted_proxies, client_ip);
+    switch (signup_check_limits(&app->signup, LIMITED_RESEND, client_ip, email, &retry_after_s)) {
+    case LIMIT_ALLOWED:
+        break;
+    case LIMIT_EXCEEDED:
+        return problem_respond_retry_after(response, PROBLEM_RATE_LIMITED, retry_after_s);
+    case LIMIT_UNAVAILABLE:
+        return problem_respond(response, PROBLEM_SERVICE_UNAVAILABLE, NULL, NULL);
     }
 
     if (email[0] != '\0') {

@@ -167,7 +167,9 @@ int main(int argc, char **argv)
     hasher = password_hasher_create(&hash_params);
     app.pool = db_pool_create(cfg.database_url, (int)cfg.db_pool_size);
     app.cors = cors_policy_create(cfg.cors_allowed_origins);
-    if (hasher == NULL || app.pool == NULL || app.cors == NULL) {
+    app.trusted_proxies = string_set_create();
+    if (hasher == NULL || app.pool == NULL || app.cors == NULL || app.trusted_proxies == NULL ||
+        !string_set_add_list(app.trusted_proxies, cfg.trusted_proxies)) {
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", NULL);
         goto cleanup;
     }
@@ -190,6 +192,12 @@ int main(int argc, char **argv)
         .message_id_domain = strchr(cfg.mail_from_address, '@') + 1,
         .repeat_limits = {.per_minute = cfg.resend_per_minute, .per_hour = cfg.resend_per_hour},
         .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
+        .are_limits_enabled = cfg.rate_limits_enabled,
+        .signup_per_ip = {"signup_ip", cfg.signups_per_ip_hour, 3600},
+        .signup_per_email = {"signup_email", cfg.signups_per_email_hour, 3600},
+        .resend_per_ip = {"resend_ip", cfg.resends_per_ip_hour, 3600},
+        .resend_per_email = {{"resend_email_minute", cfg.resends_per_email_minute, 60},
+                             {"resend_email_hour", cfg.resends_per_email_hour, 3600}},
     };
 
     if (!http_server_start(&inst, &app, err, sizeof err)) {
@@ -214,6 +222,7 @@ cleanup:
     outbox_workers_stop(workers);
     smtp_client_global_cleanup();
     cors_policy_free(app.cors);
+    string_set_free(app.trusted_proxies);
     free(app.openapi_document);
     db_pool_free(app.pool);
     password_hasher_free(hasher);

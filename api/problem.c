@@ -38,6 +38,8 @@ static const struct problem_spec PROBLEMS[] = {
     [PROBLEM_NOT_FOUND] = {404, "not_found", "Not found", "There is no resource at this path.", NULL},
     [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "Method not allowed",
                                     "This path does not support this method; see the Allow header.", NULL},
+    [PROBLEM_RATE_LIMITED] = {429, "rate_limited", "Too many requests",
+                              "Too many attempts from here or for this address. Please wait and try again.", "60"},
     [PROBLEM_SERVICE_BUSY] = {503, "service_busy", "The service is busy",
                               "The service is busy and nothing was saved. Please try again in a moment.", "2"},
     [PROBLEM_SERVICE_UNAVAILABLE] = {503, "service_unavailable", "The service is temporarily unavailable",
@@ -66,8 +68,24 @@ static int respond_plain_500(struct _u_response *response)
     return U_CALLBACK_COMPLETE;
 }
 
+static int respond(struct _u_response *response, enum problem_kind kind, const char *detail,
+                   const struct field_errors *errors, const char *retry_after);
+
 int problem_respond(struct _u_response *response, enum problem_kind kind, const char *detail,
                     const struct field_errors *errors)
+{
+    return respond(response, kind, detail, errors, PROBLEMS[kind].retry_after);
+}
+
+int problem_respond_retry_after(struct _u_response *response, enum problem_kind kind, long retry_after_s)
+{
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%ld", retry_after_s > 0 ? retry_after_s : 1);
+    return respond(response, kind, NULL, NULL, seconds);
+}
+
+static int respond(struct _u_response *response, enum problem_kind kind, const char *detail,
+                   const struct field_errors *errors, const char *retry_after)
 {
     const struct problem_spec *spec = &PROBLEMS[kind];
     char type[64];
@@ -86,8 +104,8 @@ int problem_respond(struct _u_response *response, enum problem_kind kind, const 
     if (text == NULL)
         return respond_plain_500(response);
     u_map_put(response->map_header, "Content-Type", "application/problem+json");
-    if (spec->retry_after != NULL)
-        u_map_put(response->map_header, "Retry-After", spec->retry_after);
+    if (retry_after != NULL)
+        u_map_put(response->map_header, "Retry-After", retry_after);
     ulfius_set_string_body_response(response, spec->status, text);
     free(text);
     return U_CALLBACK_COMPLETE;

@@ -132,6 +132,40 @@ enum verify_result signup_verify(const struct signup_service *service, const cha
     return result;
 }
 
+enum limit_outcome signup_check_limits(const struct signup_service *service, enum limited_action action,
+                                       const char *client_ip, const char *email, long *retry_after_s)
+{
+    char email_key[EMAIL_BUF_SIZE];
+    *retry_after_s = 0;
+    if (!service->are_limits_enabled)
+        return LIMIT_ALLOWED;
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL)
+        return LIMIT_UNAVAILABLE;
+
+    const struct rate_limit_rule *per_ip = action == LIMITED_SIGNUP ? &service->signup_per_ip : &service->resend_per_ip;
+    const struct rate_limit_rule *per_email =
+        action == LIMITED_SIGNUP ? &service->signup_per_email : service->resend_per_email;
+    size_t n_email_rules = action == LIMITED_SIGNUP ? 1 : 2;
+    /* Addresses differing only in letter case are one address. */
+    size_t i = 0;
+    for (; email[i] && i < sizeof email_key - 1; i++)
+        email_key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+    email_key[i] = '\0';
+
+    enum db_status status = rate_limit_hit(conn, per_ip, 1, client_ip, retry_after_s);
+    if (status == DB_OK && *retry_after_s == 0 && email_key[0] != '\0')
+        status = rate_limit_hit(conn, per_email, n_email_rules, email_key, retry_after_s);
+    db_pool_release(service->pool, conn);
+    if (status != DB_OK)
+        return LIMIT_UNAVAILABLE;
+    if (*retry_after_s > 0) {
+        log_event(LOG_LEVEL_WARN, "rate_limited", "action", action == LIMITED_SIGNUP ? "signup" : "resend", NULL);
+        return LIMIT_EXCEEDED;
+    }
+    return LIMIT_ALLOWED;
+}
+
 enum resend_result signup_resend(const struct signup_service *service, const char *email)
 {
     struct fresh_token token;

@@ -108,6 +108,19 @@ bool string_set_add(struct string_set *set, const char *s, size_t len)
     return true;
 }
 
+bool string_set_add_list(struct string_set *set, const char *comma_list)
+{
+    for (const char *p = comma_list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len > 0 && !string_set_add(set, p, len))
+            return false;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
 bool string_set_contains(const struct string_set *set, const char *s, size_t len)
 {
     if (set == NULL)

@@ -9,6 +9,7 @@
 
 struct cors_policy;
 struct db_pool;
+struct string_set;
 
 struct app {
     const struct config *config;
@@ -16,6 +17,7 @@ struct app {
     struct signup_service signup;
     struct db_pool *pool;
     struct cors_policy *cors;
+    struct string_set *trusted_proxies; /* TRUSTED_PROXIES */
     char *openapi_document; /* the served openapi.yaml, or NULL when it could not be read */
 };
 

@@ -35,6 +35,14 @@ struct config {
     long smtp_timeout_ms;
     long resend_per_minute;
     long resend_per_hour;
+    /* Abuse limits (per client IP and per email address, across instances) */
+    bool rate_limits_enabled;
+    char *trusted_proxies; /* comma list of proxy IPs whose X-Forwarded-For is believed */
+    long signups_per_ip_hour;
+    long signups_per_email_hour;
+    long resends_per_ip_hour;
+    long resends_per_email_minute;
+    long resends_per_email_hour;
     /* Outbox workers */
     long mail_workers;
     long outbox_batch_size;

@@ -19,6 +19,7 @@ enum problem_kind {
     PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415 */
     PROBLEM_NOT_FOUND,              /* 404 */
     PROBLEM_METHOD_NOT_ALLOWED,     /* 405 */
+    PROBLEM_RATE_LIMITED,           /* 429 + Retry-After */
     PROBLEM_SERVICE_BUSY,           /* 503 + Retry-After */
     PROBLEM_SERVICE_UNAVAILABLE,    /* 503 + Retry-After */
     PROBLEM_INTERNAL_ERROR,         /* 500 */
@@ -29,6 +30,9 @@ enum problem_kind {
  * handlers can `return problem_respond(...)`. */
 int problem_respond(struct _u_response *response, enum problem_kind kind, const char *detail,
                     const struct field_errors *errors);
+
+/* Same, with Retry-After set to retry_after_s seconds (overriding the table's). */
+int problem_respond_retry_after(struct _u_response *response, enum problem_kind kind, long retry_after_s);
 
 /* Sets a JSON body (serialised compactly) with status; j is borrowed.
  * Returns U_CALLBACK_COMPLETE, or a plain 500 problem if serialising fails. */

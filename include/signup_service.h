@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "rate_limit.h"
 #include "signup_request.h"
 #include "verification.h"
 
@@ -21,7 +22,21 @@ struct signup_service {
     const char *message_id_domain;
     struct mail_limits repeat_limits; /* resends and duplicate-sign-up emails per address */
     int db_acquire_timeout_ms;
+    /* Request limits, checked before any expensive work. */
+    bool are_limits_enabled;
+    struct rate_limit_rule signup_per_ip, signup_per_email;
+    struct rate_limit_rule resend_per_ip, resend_per_email[2];
 };
+
+enum limited_action { LIMITED_SIGNUP, LIMITED_RESEND };
+
+enum limit_outcome { LIMIT_ALLOWED, LIMIT_EXCEEDED, LIMIT_UNAVAILABLE };
+
+/* Counts this request against the limits for action, per client_ip and per
+ * email (normalised; "" to skip the per-address limits). The counts do not
+ * depend on whether an account exists, so a 429 reveals nothing about it. */
+enum limit_outcome signup_check_limits(const struct signup_service *service, enum limited_action action,
+                                       const char *client_ip, const char *email, long *retry_after_s);
 
 enum signup_outcome {
     SIGNUP_ACCEPTED,    /* created, or already registered: callers cannot tell which */

@@ -15,6 +15,10 @@ struct string_set *string_set_create(void) __attribute__((warn_unused_result));
  * Returns false only on out-of-memory. */
 bool string_set_add(struct string_set *set, const char *s, size_t len) __attribute__((warn_unused_result));
 
+/* Adds each entry of a comma-separated list (empty entries skipped).
+ * Returns false only on out-of-memory. */
+bool string_set_add_list(struct string_set *set, const char *comma_list) __attribute__((warn_unused_result));
+
 /* True when s[0..len), compared ASCII case-insensitively, is in the set. */
 bool string_set_contains(const struct string_set *set, const char *s, size_t len);
 

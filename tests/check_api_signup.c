@@ -700,6 +700,93 @@ START_TEST(test_cors_disallowed_origin_gets_no_cors_headers)
 }
 END_TEST
 
+/* Sends a sign-up as if from client_ip behind our trusted proxy (127.0.0.1). */
+static int signup_from(int to_port, const char *client_ip, const char *email, struct http_response *resp)
+{
+    char headers[256], request[4096];
+    char *body = signup_body("Limited Person", email, GOOD_PASSWORD, "0812-3456-7890");
+    snprintf(headers, sizeof headers, "X-Forwarded-For: %s\r\nContent-Type: application/json\r\n", client_ip);
+    int n = snprintf(request, sizeof request,
+                     "POST /signup HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n%s",
+                     headers, strlen(body), body);
+    free(body);
+    ck_assert(http_raw(to_port, request, (size_t)n, resp));
+    return resp->status;
+}
+
+START_TEST(test_rate_limits_per_ip_and_per_address_answer_429_with_retry_after)
+{
+    const char *env[] = {"RATE_LIMITS_ENABLED=true", "TRUSTED_PROXIES=127.0.0.1", "RATE_LIMIT_SIGNUPS_PER_IP_HOUR=3",
+                         "RATE_LIMIT_SIGNUPS_PER_EMAIL_HOUR=2", "RATE_LIMIT_RESENDS_PER_EMAIL_MINUTE=1",
+                         "MAIL_WORKERS=0", NULL};
+    int limited_port = port + 5;
+    char email[128], retry_after[16], client[32];
+    struct http_response resp;
+    pid_t pid = test_server_start(limited_port, env, log_path);
+    ck_assert_int_gt(pid, 0);
+    snprintf(client, sizeof client, "203.0.113.%d", (int)(getpid() % 250) + 1);
+
+    /* Per client IP, as resolved from X-Forwarded-For behind a trusted proxy. */
+    for (int i = 0; i < 3; i++) {
+        unique_email(email, sizeof email, "perip", CORP_DOMAIN);
+        ck_assert_int_eq(signup_from(limited_port, client, email, &resp), 201);
+        http_response_free(&resp);
+    }
+    unique_email(email, sizeof email, "perip", CORP_DOMAIN);
+    ck_assert_int_eq(signup_from(limited_port, client, email, &resp), 429);
+    assert_problem(&resp, 429, "rate_limited");
+    ck_assert(http_header(&resp, "Retry-After", retry_after, sizeof retry_after));
+    ck_assert_int_gt(atoi(retry_after), 0);
+    ck_assert_int_le(atoi(retry_after), 3600);
+    http_response_free(&resp);
+    ck_assert_int_eq(count_accounts(email), 0);
+
+    /* A forged left-most entry does not escape the limit: the right-most
+     * untrusted address is the one counted. */
+    char forged[96];
+    snprintf(forged, sizeof forged, "198.51.100.77, %s", client);
+    ck_assert_int_eq(signup_from(limited_port, forged, email, &resp), 429);
+    http_response_free(&resp);
+
+    /* Another client is not affected. */
+    snprintf(client, sizeof client, "192.0.2.%d", (int)(getpid() % 250) + 1);
+    ck_assert_int_eq(signup_from(limited_port, client, email, &resp), 201);
+    http_response_free(&resp);
+
+    /* Per address, in any letter case, whichever IP it comes from. */
+    for (size_t i = 0; email[i] != '@'; i++)
+        email[i] = (char)(email[i] >= 'a' && email[i] <= 'z' ? email[i] - 32 : email[i]);
+    ck_assert_int_eq(signup_from(limited_port, "192.0.2.250", email, &resp), 201); /* 2nd for this address */
+    http_response_free(&resp);
+    ck_assert_int_eq(signup_from(limited_port, "192.0.2.251", email, &resp), 429);
+    http_response_free(&resp);
+
+    /* Resends: one a minute per address, the same for unknown addresses. */
+    char body[200];
+    unique_email(email, sizeof email, "nobody", CORP_DOMAIN);
+    snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
+    ck_assert(http_request(limited_port, "POST", "/verify/resend", "application/json", body, strlen(body), &resp));
+    ck_assert_int_eq(resp.status, 202);
+    http_response_free(&resp);
+    ck_assert(http_request(limited_port, "POST", "/verify/resend", "application/json", body, strlen(body), &resp));
+    assert_problem(&resp, 429, "rate_limited");
+    http_response_free(&resp);
+
+    /* The counters hold a hash of the address, never the address. */
+    const char *params[] = {email};
+    char *hashed = db_query_value("SELECT count(*) FROM rate_limit_counters "
+                                  "WHERE key_hash = sha256(convert_to(lower($1), 'UTF8'))", 1, params);
+    char *plain = db_query_value("SELECT count(*) FROM rate_limit_counters "
+                                 "WHERE position(convert_to(lower($1), 'UTF8') IN key_hash) > 0", 1, params);
+    ck_assert_int_gt(atoi(hashed), 0);
+    ck_assert_str_eq(plain, "0");
+    free(hashed);
+    free(plain);
+
+    test_server_stop(pid);
+}
+END_TEST
+
 /* Runs last: every password the suite sent must be absent from the log. */
 START_TEST(test_passwords_never_appear_in_server_log)
 {
@@ -748,6 +835,7 @@ static Suite *api_signup_suite(void)
     tcase_add_test(tc, test_cors_actual_response_to_allowed_origin_carries_origin_vary_and_exposed_headers);
     tcase_add_loop_test(tc, test_cors_disallowed_origin_gets_no_cors_headers, 0,
                         sizeof DISALLOWED_ORIGINS / sizeof DISALLOWED_ORIGINS[0]);
+    tcase_add_test(tc, test_rate_limits_per_ip_and_per_address_answer_429_with_retry_after);
     tcase_add_test(tc, test_passwords_never_appear_in_server_log);
     suite_add_tcase(s, tc);
     return s;
