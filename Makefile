@@ -31,7 +31,7 @@ check_verify_token_SRCS      := api/verify_token.c
 check_mime_SRCS              := mail/mime.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
-INTEGRATION_TESTS := check_api_signup check_api_verify
+INTEGRATION_TESTS := check_api_signup check_api_verify check_e2e
 check_api_signup_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c

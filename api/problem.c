@@ -62,7 +62,8 @@ static json_t *errors_to_json(const struct field_errors *errors)
 static int respond_plain_500(struct _u_response *response)
 {
     static const char BODY[] = "{\"type\":\"/problems/internal_error\",\"title\":\"Internal server error\","
-                               "\"status\":500,\"code\":\"internal_error\"}";
+                               "\"status\":500,\"detail\":\"Something went wrong on our side; nothing was stored.\","
+                               "\"code\":\"internal_error\"}";
     u_map_put(response->map_header, "Content-Type", "application/problem+json");
     ulfius_set_string_body_response(response, 500, BODY);
     return U_CALLBACK_COMPLETE;

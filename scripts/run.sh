@@ -12,11 +12,14 @@ cd "$ROOT"
 
 server_pid=
 tail_pid=
+spa_pid=
 stop_all() {
   trap - INT TERM EXIT
-  if [ -n "$tail_pid" ]; then
-    kill "$tail_pid" 2>/dev/null || true
-  fi
+  for pid in "$tail_pid" "$spa_pid"; do
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -35,16 +38,24 @@ export SMTP_HOST="${SMTP_HOST:-127.0.0.1}"
 export SMTP_PORT="${SMTP_PORT:-${MAIL_CATCHER_PORT:-2525}}"
 export SMTP_TLS="${SMTP_TLS:-off}"
 export MAIL_FROM="${MAIL_FROM:-Cloud Portal <no-reply@portal.localhost>}"
-export VERIFY_URL="${VERIFY_URL:-http://localhost:$PORT/verify}"
+export SPA_PORT="${SPA_PORT:-8081}"
+# The sign-up page (examples/spa) is served from its own origin, as in
+# production, and the email links open its verify page.
+export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:$SPA_PORT}"
+export VERIFY_URL="${VERIFY_URL:-http://localhost:$SPA_PORT/verify.html}"
 
 cat <<EOT
 run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (data in var/pg, log var/log/postgres.log)
 run: emails      saved as .eml files in $(scripts/mail-local.sh dir);
                  each one's verification link is printed here as "mail-catcher: link: ..."
-run: API         http://127.0.0.1:$PORT  (Ctrl-C stops everything this started)
+run: sign-up page http://localhost:$SPA_PORT/  (examples/spa, calling the API cross-origin)
+run: API         http://localhost:$PORT  (Ctrl-C stops everything this started)
 run: try it      curl -i -X POST http://127.0.0.1:$PORT/signup -H 'Content-Type: application/json' \\
                    -d '{"full_name":"Budi Santoso","email":"budi@lintasarta.co.id","password":"Str0ng!Pass","phone_number":"0812-3456-7890","accept_terms":true}'
 EOT
+
+/usr/bin/python3 -m http.server "$SPA_PORT" --bind 127.0.0.1 --directory examples/spa >/dev/null 2>&1 &
+spa_pid=$!
 
 # Show each email's arrival and link in this console as it comes in.
 tail -n 0 -F var/log/mail-catcher.log 2>/dev/null &

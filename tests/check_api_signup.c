@@ -522,6 +522,53 @@ START_TEST(test_healthz_and_readyz_report_ok)
 }
 END_TEST
 
+START_TEST(test_metrics_are_prometheus_text_with_request_and_outbox_series)
+{
+    char content_type[128];
+    struct http_response resp;
+    ck_assert(http_request(port, "GET", "/metrics", NULL, NULL, 0, &resp));
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert(http_header(&resp, "Content-Type", content_type, sizeof content_type));
+    ck_assert_ptr_nonnull(strstr(content_type, "text/plain"));
+    ck_assert_ptr_nonnull(strstr(resp.body, "signup_http_requests_total{route=\"/signup\",status=\"201\"}"));
+    ck_assert_ptr_nonnull(strstr(resp.body, "signup_signups_total{result=\"created\"}"));
+    ck_assert_ptr_nonnull(strstr(resp.body, "signup_outbox_pending "));
+    ck_assert_ptr_nonnull(strstr(resp.body, "signup_password_hash_queue_wait_seconds_count"));
+    http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_openapi_document_is_served)
+{
+    char content_type[128];
+    struct http_response resp;
+    ck_assert(http_request(port, "GET", "/openapi.yaml", NULL, NULL, 0, &resp));
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert(http_header(&resp, "Content-Type", content_type, sizeof content_type));
+    ck_assert_ptr_nonnull(strstr(content_type, "yaml"));
+    ck_assert(strncmp(resp.body, "openapi: 3.1", 12) == 0 || strstr(resp.body, "\nopenapi: 3.1") != NULL);
+    http_response_free(&resp);
+}
+END_TEST
+
+START_TEST(test_request_id_is_echoed_when_well_formed_and_generated_otherwise)
+{
+    char id[160];
+    struct http_response resp;
+    const char ok_request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: abc-123.XYZ_9\r\n\r\n";
+    ck_assert(http_raw(port, ok_request, sizeof ok_request - 1, &resp));
+    ck_assert(http_header(&resp, "X-Request-Id", id, sizeof id));
+    ck_assert_str_eq(id, "abc-123.XYZ_9");
+    http_response_free(&resp);
+    const char bad_request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: a b<script>\r\n\r\n";
+    ck_assert(http_raw(port, bad_request, sizeof bad_request - 1, &resp));
+    ck_assert(http_header(&resp, "X-Request-Id", id, sizeof id));
+    ck_assert_uint_eq(strlen(id), 32);
+    ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
+    http_response_free(&resp);
+}
+END_TEST
+
 START_TEST(test_database_unreachable_gives_readyz_503_and_signup_503_problem)
 {
     /* A second server pointed at a port where nothing listens. */
@@ -828,6 +875,9 @@ static Suite *api_signup_suite(void)
     tcase_add_test(tc, test_signup_body_over_16_kib_gets_413_and_nothing_stored);
     tcase_add_loop_test(tc, test_wrong_method_gets_405_with_allow, 0, sizeof WRONG_METHODS / sizeof WRONG_METHODS[0]);
     tcase_add_test(tc, test_unknown_path_gets_404_problem);
+    tcase_add_test(tc, test_metrics_are_prometheus_text_with_request_and_outbox_series);
+    tcase_add_test(tc, test_openapi_document_is_served);
+    tcase_add_test(tc, test_request_id_is_echoed_when_well_formed_and_generated_otherwise);
     tcase_add_test(tc, test_database_unreachable_gives_readyz_503_and_signup_503_problem);
     tcase_add_test(tc, test_invalid_configuration_stops_startup_naming_the_variable);
     tcase_add_test(tc, test_instances_starting_together_apply_each_migration_once);

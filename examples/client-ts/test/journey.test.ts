@@ -1,0 +1,249 @@
+/**
+ * The sign-up journey, end to end, through the generated client:
+ * sign up → verification email → open the link → verified → open it again →
+ * already_verified; resend; and the typed problems on the way.
+ *
+ *   API_URL        base URL of a running signup-api (required)
+ *   TEST_MAIL_DIR  where the mail catcher saves each email as *.eml (required)
+ *
+ * Every API call goes through createSignupClient; the only hand-written I/O is
+ * reading the saved emails.
+ */
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { createSignupClient, type SignUpRequest } from "../src/client.js";
+
+const API_URL = requiredEnv("API_URL");
+const TEST_MAIL_DIR = requiredEnv("TEST_MAIL_DIR");
+const MAIL_TIMEOUT_MS = 30_000;
+
+const CONGRATULATIONS =
+  "Congratulations Your account has been successfully created!. Please check your email for your account verification.";
+
+const api = createSignupClient(API_URL);
+const unique = `${Date.now()}-${process.pid}`;
+const email = `client-ts-${unique}@lintasarta.co.id`;
+const signUp: SignUpRequest = {
+  full_name: "Budi Santoso",
+  email,
+  password: `Str0ng!Pass-${unique}`,
+  phone_number: "0812-3456-7890",
+  accept_terms: true,
+};
+
+/** `expected` must be a value of the type the spec gives `actual`, or this does not compile. */
+function expectEqual<T>(actual: T, expected: NoInfer<T>, message?: string): void {
+  assert.deepEqual(actual, expected, message);
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") throw new Error(`${name} must be set (see README.md)`);
+  return value;
+}
+
+function describeResult(result: { status: number; body: unknown }): string {
+  return `HTTP ${result.status}: ${JSON.stringify(result.body)}`;
+}
+
+before(async () => {
+  const health = await api.healthz();
+  assert.equal(health.status, 200, `signup-api at ${API_URL} is not up: ${describeResult(health)}`);
+});
+
+let token: string | undefined;
+
+test("sign-up with a corporate email answers 201 with the Congratulations message", async () => {
+  const result = await api.signUp(signUp);
+  if (result.status !== 201) assert.fail(`expected 201, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "pending_verification");
+  expectEqual(result.body.email, email);
+  expectEqual(result.body.message, CONGRATULATIONS);
+  assert.equal(result.response.headers.get("cache-control"), "no-store");
+});
+
+test("a password without a symbol is a typed 422 that says so", async () => {
+  const result = await api.signUp({ ...signUp, email: `client-ts-nosymbol-${unique}@lintasarta.co.id`, password: "Str0ngPassw0rd2026" });
+  if (result.status !== 422) assert.fail(`expected 422, got ${describeResult(result)}`);
+  assert.match(result.response.headers.get("content-type") ?? "", /^application\/problem\+json/);
+  expectEqual(result.body.status, 422);
+  expectEqual(result.body.code, "validation_failed");
+  // Typed: this only compiles if the spec allows this field, code and message.
+  const expected: (typeof result.body.errors)[number] = {
+    field: "password",
+    code: "password_missing_symbol",
+    message: "must include the symbol",
+  };
+  assert.deepEqual(
+    result.body.errors.filter((error) => error.field === "password"),
+    [expected],
+  );
+});
+
+test("the verification email arrives and carries a token", async () => {
+  const link = await waitForVerificationLink(TEST_MAIL_DIR, email, MAIL_TIMEOUT_MS);
+  token = link.searchParams.get("token") ?? undefined;
+  assert.ok(token, `no token in ${link.href}`);
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/, "a 256-bit token in base64url");
+});
+
+test("opening the link verifies the address", async () => {
+  assert.ok(token, "no token (the email step failed)");
+  const result = await api.verify(token);
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "verified");
+  expectEqual(result.body.email, email);
+});
+
+test("opening it again (a mail scanner, a second click) answers already_verified", async () => {
+  assert.ok(token, "no token (the email step failed)");
+  const result = await api.verify(token);
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "already_verified");
+  expectEqual(result.body.email, email);
+});
+
+test("resend answers the same 202 for a verified address and an unknown one", async () => {
+  const verified = await api.resendVerification(email);
+  const unknown = await api.resendVerification(`client-ts-unknown-${unique}@lintasarta.co.id`);
+  if (verified.status !== 202) assert.fail(`expected 202, got ${describeResult(verified)}`);
+  if (unknown.status !== 202) assert.fail(`expected 202, got ${describeResult(unknown)}`);
+  expectEqual(verified.body.status, "accepted");
+  assert.ok(verified.body.message.length > 0);
+  assert.deepEqual(unknown.body, verified.body, "resend must not reveal whether an address has an account");
+});
+
+test("a bogus token is a typed 400 invalid_token", async () => {
+  const result = await api.verify("bogus-token-that-was-never-issued");
+  if (result.status !== 400) assert.fail(`expected 400, got ${describeResult(result)}`);
+  expectEqual(result.body.status, 400);
+  expectEqual(result.body.code, "invalid_token");
+});
+
+after(() => {
+  if (token === undefined) console.error(`mail for ${email} was looked for in ${TEST_MAIL_DIR}`);
+});
+
+// --- reading the emails the mail catcher saved --------------------------------------------------
+
+interface MimePart {
+  headers: Map<string, string>;
+  body: Buffer;
+}
+
+/**
+ * Polls `dir` for an email whose X-Envelope-To is `address` and returns the
+ * verification link from its text/plain part (the link stands alone on a line).
+ */
+async function waitForVerificationLink(dir: string, address: string, timeoutMs: number): Promise<URL> {
+  const deadline = Date.now() + timeoutMs;
+  const seen = new Set<string>();
+  for (;;) {
+    let names: string[] = [];
+    try {
+      names = (await readdir(dir)).filter((name) => name.endsWith(".eml") && !name.startsWith(".")).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    for (const name of names) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const message = parsePart(await readFile(join(dir, name)));
+      const recipients = headerValues(message, "x-envelope-to").map((value) => value.trim().toLowerCase());
+      if (!recipients.includes(address.toLowerCase())) continue;
+      const text = leafParts(message).find((part) => mediaType(part) === "text/plain");
+      assert.ok(text, `${name} has no text/plain part`);
+      const lines = decodeBody(text).split(/\r?\n/).map((line) => line.trim());
+      const link = lines.find((line) => /^https?:\/\/\S+$/.test(line) && line.includes("token="));
+      assert.ok(link, `${name}: no line with only the verification link in the text part`);
+      return new URL(link);
+    }
+    if (Date.now() > deadline) assert.fail(`no email to ${address} in ${dir} within ${timeoutMs / 1000} s`);
+    await sleep(200);
+  }
+}
+
+/** Splits raw bytes into unfolded headers (names lower-cased; repeats joined by "\n") and body. */
+function parsePart(raw: Buffer): MimePart {
+  const text = raw.toString("latin1");
+  const match = /\r?\n\r?\n/.exec(text);
+  const headEnd = match ? match.index : text.length;
+  const bodyStart = match ? match.index + match[0].length : text.length;
+  const headers = new Map<string, string>();
+  for (const line of text.slice(0, headEnd).replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const previous = headers.get(name);
+    headers.set(name, previous === undefined ? value : `${previous}\n${value}`);
+  }
+  return { headers, body: raw.subarray(bodyStart) };
+}
+
+function headerValues(part: MimePart, name: string): string[] {
+  return part.headers.get(name)?.split("\n") ?? [];
+}
+
+function mediaType(part: MimePart): string {
+  return (part.headers.get("content-type") ?? "text/plain").split(";")[0]!.trim().toLowerCase();
+}
+
+function contentTypeParam(part: MimePart, param: string): string | undefined {
+  const contentType = part.headers.get("content-type") ?? "";
+  const match = new RegExp(`;\\s*${param}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, "i").exec(contentType);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/** The non-multipart parts, depth first. */
+function leafParts(part: MimePart): MimePart[] {
+  if (!mediaType(part).startsWith("multipart/")) return [part];
+  const boundary = contentTypeParam(part, "boundary");
+  assert.ok(boundary, "multipart without a boundary");
+  const body = part.body.toString("latin1");
+  const delimiter = new RegExp(`(?:^|\\r?\\n)--${escapeRegExp(boundary)}(--)?[ \\t]*(?:\\r?\\n|$)`, "g");
+  const parts: MimePart[] = [];
+  let start: number | undefined;
+  for (let match = delimiter.exec(body); match !== null; match = delimiter.exec(body)) {
+    if (start !== undefined) parts.push(...leafParts(parsePart(Buffer.from(body.slice(start, match.index), "latin1"))));
+    if (match[1] === "--") break;
+    start = match.index + match[0].length;
+  }
+  return parts;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The part's text: transfer encoding undone, charset decoded. */
+function decodeBody(part: MimePart): string {
+  const encoding = (part.headers.get("content-transfer-encoding") ?? "7bit").trim().toLowerCase();
+  let bytes: Buffer;
+  if (encoding === "quoted-printable") bytes = decodeQuotedPrintable(part.body.toString("latin1"));
+  else if (encoding === "base64") bytes = Buffer.from(part.body.toString("latin1"), "base64");
+  else bytes = part.body;
+  const charset = (contentTypeParam(part, "charset") ?? "us-ascii").toLowerCase();
+  return new TextDecoder(charset === "us-ascii" ? "utf-8" : charset).decode(bytes);
+}
+
+/** RFC 2045 §6.7: "=" at the end of a line is a soft line break, "=XX" is the octet XX. */
+function decodeQuotedPrintable(text: string): Buffer {
+  // Trailing whitespace on a line is transport padding; then drop the soft breaks.
+  const unfolded = text.replace(/[ \t]+(?=\r?\n|$)/g, "").replace(/=\r?\n/g, "");
+  const bytes: number[] = [];
+  for (let i = 0; i < unfolded.length; i++) {
+    const hex = unfolded.slice(i + 1, i + 3);
+    if (unfolded[i] === "=" && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(unfolded.charCodeAt(i) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}

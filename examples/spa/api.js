@@ -1,0 +1,150 @@
+// Talks to signup-api. Shared by index.html and verify.html; no dependencies.
+// Every answer becomes one plain object, so the pages never deal with fetch
+// exceptions, non-JSON bodies or header parsing themselves.
+(function () {
+  'use strict';
+
+  var DEFAULT_API_URL = 'http://localhost:8080';
+  // A sign-up may wait up to HASH_QUEUE_TIMEOUT_MS (10 s) for a hash slot.
+  var TIMEOUT_MS = 30000;
+
+  function apiUrl() {
+    var config = window.SIGNUP_CONFIG || {};
+    var url = typeof config.apiUrl === 'string' && config.apiUrl.trim() !== '' ? config.apiUrl.trim() : DEFAULT_API_URL;
+    return url.replace(/\/+$/, '');
+  }
+
+  // An http(s) URL from the config, or null (never a javascript: URL).
+  function configUrl(name) {
+    var value = (window.SIGNUP_CONFIG || {})[name];
+    if (typeof value !== 'string') return null;
+    try {
+      var url = new URL(value, window.location.href);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Retry-After is delta-seconds or an HTTP date; returns whole seconds or null.
+  function parseRetryAfter(value) {
+    if (!value) return null;
+    if (/^\s*\d+\s*$/.test(value)) return parseInt(value, 10);
+    var when = Date.parse(value);
+    if (isNaN(when)) return null;
+    return Math.max(0, Math.ceil((when - Date.now()) / 1000));
+  }
+
+  /**
+   * method, path ("/signup"), payload (object sent as JSON, or undefined).
+   * Resolves (never rejects) to
+   *   { status, body, retryAfter, requestId, failure }
+   * where status is the HTTP status (0 when there was no answer), body the
+   * parsed JSON or null, and failure is null, "network" or "timeout".
+   */
+  async function request(method, path, payload) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
+    var init = {
+      method: method,
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: { Accept: 'application/json' },
+      signal: controller.signal
+    };
+    if (payload !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(payload);
+    }
+    var result = { status: 0, body: null, retryAfter: null, requestId: null, failure: null };
+    try {
+      var response = await fetch(apiUrl() + path, init);
+      result.status = response.status;
+      result.retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
+      result.requestId = response.headers.get('X-Request-Id');
+      var text = await response.text();
+      if (text) {
+        try {
+          result.body = JSON.parse(text);
+        } catch (e) {
+          result.body = null;
+        }
+      }
+    } catch (e) {
+      result.failure = e && e.name === 'AbortError' ? 'timeout' : 'network';
+    } finally {
+      clearTimeout(timer);
+    }
+    return result;
+  }
+
+  function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
+  }
+
+  /**
+   * A problem that belongs to no field, as { title, detail } for a banner:
+   * no answer, a timeout, 503 (with its Retry-After), 5xx, or any other
+   * answer the page does not handle itself.
+   */
+  function describeProblem(result) {
+    if (result.failure === 'timeout') {
+      return {
+        title: 'The service did not answer in time',
+        detail: 'Please try again in a moment.'
+      };
+    }
+    if (result.failure === 'network') {
+      return {
+        title: 'We could not reach the service',
+        detail: 'Check your internet connection and try again.'
+      };
+    }
+    var body = result.body && typeof result.body === 'object' ? result.body : {};
+    var title = typeof body.title === 'string' && body.title ? body.title : 'Something went wrong';
+    var detail = typeof body.detail === 'string' ? body.detail : '';
+    if (result.status === 503) {
+      title = 'The service is busy right now';
+      detail = result.retryAfter !== null
+        ? 'Please try again in ' + plural(Math.max(result.retryAfter, 1), 'second') + '.'
+        : 'Please try again shortly.';
+    } else if (result.status >= 500) {
+      detail = detail || 'Please try again later.';
+    } else if (!detail) {
+      detail = 'Unexpected answer from the service (HTTP ' + result.status + ').';
+    }
+    if (result.status >= 500 && result.requestId) {
+      detail += ' Reference: ' + result.requestId + '.';
+    }
+    return { title: title, detail: detail };
+  }
+
+  // Fills a banner element with a title and a detail line (as text) and shows it.
+  function showBanner(banner, problem, kind) {
+    banner.replaceChildren();
+    var strong = document.createElement('strong');
+    strong.textContent = problem.title;
+    banner.appendChild(strong);
+    if (problem.detail) {
+      var span = document.createElement('span');
+      span.textContent = ' ' + problem.detail;
+      banner.appendChild(span);
+    }
+    banner.className = 'banner banner-' + (kind || 'error');
+  }
+
+  function clearBanner(banner) {
+    banner.replaceChildren();
+    banner.className = 'banner';
+  }
+
+  window.SignupApi = {
+    apiUrl: apiUrl,
+    configUrl: configUrl,
+    request: request,
+    describeProblem: describeProblem,
+    showBanner: showBanner,
+    clearBanner: clearBanner
+  };
+})();

@@ -1,0 +1,491 @@
+// The seed's Sign Up journey in headless Chromium, against a running signup-api:
+// sign-up page → a password without a symbol → "must include the symbol" next
+// to the password → a good password → the Congratulations pop-up → the
+// verification email (from the mail catcher's directory) → its "Verify Your
+// Email Address" link → "Verification Successful!" → reload → still verified.
+//
+// Environment (all required; see run.sh):
+//   API_URL          the running signup-api, e.g. http://localhost:18090; its
+//                    CORS_ALLOWED_ORIGINS must include SPA_URL and its VERIFY_URL
+//                    must be ${SPA_URL}/verify.html
+//   SPA_URL          the origin this script serves examples/spa on, e.g.
+//                    http://localhost:18091 (must differ from API_URL's origin)
+//   TEST_MAIL_DIR    where scripts/mail-catcher.py saves .eml files
+//   TEST_OUTPUT_DIR  screenshots go to $TEST_OUTPUT_DIR/browser/
+// Optional: CHROMIUM_PATH (default /usr/bin/chromium), MAIL_WAIT_MS (30000).
+//
+// Prints one line per step as it passes; at the first step that does not
+// match it prints why (and saves failure.png), and exits 1. Exit 2: bad set-up.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SPA_DIR = path.resolve(HERE, '../../examples/spa');
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const STEP_TIMEOUT_MS = 15000;
+const MAIL_WAIT_MS = Number(process.env.MAIL_WAIT_MS || 30000);
+const SUCCESS_MESSAGE =
+  'Congratulations Your account has been successfully created!. Please check your email for your account verification.';
+
+class StepFailure extends Error {}
+
+function setupError(message) {
+  console.error(`journey: ${message}`);
+  process.exit(2);
+}
+
+function requireEnv(name) {
+  const value = process.env[name];
+  if (!value) setupError(`${name} must be set (see tests/browser/run.sh)`);
+  return value;
+}
+
+function parseOrigin(name, value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    setupError(`${name} is not a URL: ${value}`);
+  }
+  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search) {
+    setupError(`${name} must be an http origin like http://localhost:18091, got ${value}`);
+  }
+  return url;
+}
+
+const apiUrl = parseOrigin('API_URL', requireEnv('API_URL'));
+const spaUrl = parseOrigin('SPA_URL', requireEnv('SPA_URL'));
+const mailDir = requireEnv('TEST_MAIL_DIR');
+const outDir = path.join(requireEnv('TEST_OUTPUT_DIR'), 'browser');
+const API = apiUrl.origin;
+const SPA = spaUrl.origin;
+if (API === SPA) setupError(`API_URL and SPA_URL must be different origins (both are ${API})`);
+
+// ---------------------------------------------------------------------------
+// A tiny static server for examples/spa. config.js is replaced so the pages
+// talk to API_URL; everything else is served from the folder as it is.
+
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+};
+
+async function serveSpa(request, response) {
+  const send = (status, type, body) => {
+    response.writeHead(status, {
+      'Content-Type': type,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  };
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    return;
+  }
+  let pathname;
+  try {
+    pathname = decodeURIComponent(new URL(request.url, SPA).pathname);
+  } catch {
+    send(400, 'text/plain; charset=utf-8', 'bad path\n');
+    return;
+  }
+  if (pathname === '/') pathname = '/index.html';
+  if (pathname === '/config.js') {
+    send(200, CONTENT_TYPES['.js'], `window.SIGNUP_CONFIG = { apiUrl: ${JSON.stringify(API)} };\n`);
+    return;
+  }
+  const file = path.resolve(SPA_DIR, '.' + pathname);
+  const type = CONTENT_TYPES[path.extname(file)];
+  if (!file.startsWith(SPA_DIR + path.sep) || pathname.includes('\0') || !type) {
+    send(404, 'text/plain; charset=utf-8', 'not found\n');
+    return;
+  }
+  try {
+    send(200, type, await readFile(file));
+  } catch {
+    send(404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+}
+
+function startSpaServer() {
+  const server = createServer((req, res) => {
+    serveSpa(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  // Chromium resolves localhost to 127.0.0.1 too (as it does for the API).
+  const host = spaUrl.hostname === 'localhost' ? '127.0.0.1' : spaUrl.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(spaUrl.port || 80);
+  return new Promise((resolve) => {
+    server.once('error', (e) => setupError(`cannot serve examples/spa on ${host}:${port}: ${e.message}`));
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Reading the verification email the mail catcher saved.
+
+function headerBlock(text) {
+  const end = text.search(/\r?\n\r?\n/);
+  // Unfold continuation lines (RFC 5322 §2.2.3).
+  return (end < 0 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
+}
+
+function headerValues(block, name) {
+  const re = new RegExp(`^${name}:[ \\t]*(.*)$`, 'gim');
+  return [...block.matchAll(re)].map((m) => m[1].trim());
+}
+
+async function findMailFor(recipient) {
+  let names;
+  try {
+    names = (await readdir(mailDir)).filter((n) => n.endsWith('.eml')).sort();
+  } catch (e) {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  }
+  const found = [];
+  for (const name of names) {
+    const file = path.join(mailDir, name);
+    const text = await readFile(file, 'utf8');
+    const tos = headerValues(headerBlock(text), 'X-Envelope-To');
+    if (tos.some((to) => to.toLowerCase() === recipient.toLowerCase())) found.push({ file, text });
+  }
+  return found;
+}
+
+function decodeQuotedPrintable(text) {
+  const bytes = [];
+  const soft = text.replace(/=\r?\n/g, '');
+  for (let i = 0; i < soft.length; i++) {
+    const hex = soft.slice(i + 1, i + 3);
+    if (soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(soft[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function htmlUnescape(text) {
+  const named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, ref) => {
+    if (ref[0] === '#') {
+      const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return String.fromCodePoint(code);
+    }
+    return named[ref.toLowerCase()] ?? whole;
+  });
+}
+
+// The decoded text/html parts of a multipart message.
+function htmlParts(eml) {
+  const top = headerBlock(eml);
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(headerValues(top, 'Content-Type')[0] || '')?.[1];
+  const bodies = boundary
+    ? eml.split(`--${boundary}`).slice(1, -1)
+    : [eml];
+  const parts = [];
+  for (const part of bodies) {
+    const trimmed = part.replace(/^\r?\n/, '');
+    const head = headerBlock(trimmed);
+    if (!/^text\/html\b/i.test(headerValues(head, 'Content-Type')[0] || '')) continue;
+    const bodyStart = trimmed.search(/\r?\n\r?\n/);
+    const raw = bodyStart < 0 ? '' : trimmed.slice(bodyStart).replace(/^\r?\n\r?\n/, '');
+    const encoding = (headerValues(head, 'Content-Transfer-Encoding')[0] || '').toLowerCase();
+    if (encoding === 'quoted-printable') parts.push(decodeQuotedPrintable(raw));
+    else if (encoding === 'base64') parts.push(Buffer.from(raw, 'base64').toString('utf8'));
+    else parts.push(raw);
+  }
+  return parts;
+}
+
+function verifyButtonHref(eml) {
+  for (const html of htmlParts(eml)) {
+    for (const m of html.matchAll(/<a\b[^>]*\bhref="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi)) {
+      if (htmlUnescape(m[2].replace(/<[^>]*>/g, '')).trim() === 'Verify Your Email Address') {
+        return htmlUnescape(m[1]);
+      }
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// The journey.
+
+let passed = 0;
+let failed = 0;
+
+function pass(message) {
+  passed++;
+  console.log(`ok ${passed} - ${message}`);
+}
+
+function check(condition, message) {
+  if (!condition) throw new StepFailure(message);
+}
+
+async function expectVisible(locator, what) {
+  try {
+    await locator.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+  } catch {
+    throw new StepFailure(`${what} did not appear within ${STEP_TIMEOUT_MS / 1000} s`);
+  }
+}
+
+async function expectText(locator, pattern, what) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  let text = '';
+  for (;;) {
+    text = (await locator.textContent({ timeout: STEP_TIMEOUT_MS }).catch(() => '')) ?? '';
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new StepFailure(`${what}: expected ${pattern}, got ${JSON.stringify(text.trim())}`);
+}
+
+async function screenshot(page, name) {
+  const file = path.join(outDir, name);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// The API calls so far, with their Origin, status and Access-Control-Allow-Origin.
+async function apiCallLog(calls) {
+  return Promise.all(calls.map(async ({ method, url, details }) => ({ method, url, ...(await details) })));
+}
+
+async function bannerText(page) {
+  return ((await page.locator('#banner').textContent().catch(() => '')) || '').trim();
+}
+
+async function main() {
+  await mkdir(outDir, { recursive: true });
+  await rm(path.join(outDir, 'failure.png'), { force: true });
+  try {
+    await stat(CHROMIUM_PATH);
+  } catch {
+    setupError(`no Chromium at ${CHROMIUM_PATH} (Debian package chromium; scripts/install-deps.sh installs it)`);
+  }
+
+  const stamp = Date.now();
+  const email = `browser-${stamp}-${randomBytes(3).toString('hex')}@lintasarta.co.id`;
+  const weakPassword = 'Passw0rdXyz';
+  const goodPassword = `Str0ng!Pass-${randomBytes(6).toString('hex')}`;
+
+  const server = await startSpaServer();
+  const profile = await mkdtemp(path.join(tmpdir(), 'signup-journey-chromium-'));
+  let context;
+  let page;
+  const apiCalls = [];
+  const pageErrors = [];
+  const consoleErrors = [];
+
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1024, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    // Every request to the API, in the order the page made them; the headers
+    // are read once the answer is in (see apiCallLog()).
+    page.on('request', (request) => {
+      if (!request.url().startsWith(API + '/')) return;
+      apiCalls.push({
+        method: request.method(),
+        url: request.url(),
+        details: (async () => {
+          const answer = await request.response().catch(() => null);
+          return {
+            origin: await request.headerValue('origin').catch(() => null),
+            status: answer ? answer.status() : 0,
+            allowOrigin: answer ? await answer.headerValue('access-control-allow-origin').catch(() => null) : null,
+            failure: answer ? undefined : request.failure()?.errorText,
+          };
+        })(),
+      });
+    });
+    const failIfPageBroke = () => check(pageErrors.length === 0, `the page threw: ${pageErrors.join(' | ')}`);
+
+    // 1. The sign-up page.
+    const response = await page.goto(`${SPA}/`, { waitUntil: 'load' }).catch((e) => {
+      throw new StepFailure(`could not open ${SPA}/: ${e.message}`);
+    });
+    check(response && response.ok(), `${SPA}/ answered HTTP ${response?.status()}`);
+    await expectVisible(page.getByRole('heading', { name: 'Sign Up', level: 1 }), 'the "Sign Up" heading');
+    for (const label of ['Fullname', 'Email', 'Password', 'Phone Number', 'I agree to the Terms of Service']) {
+      await expectVisible(page.getByLabel(label, { exact: true }), `the "${label}" field`);
+    }
+    await expectText(page.locator('#email-hint'), /corporate email only/i, 'the email hint');
+    await expectVisible(page.getByRole('button', { name: 'Sign Up' }), 'the "Sign Up" button');
+    failIfPageBroke();
+    pass(`sign-up page open at ${SPA}/ with Fullname, Email, Password, Phone Number, Terms of Service, Sign Up`);
+
+    // 2. A password without a symbol.
+    await page.getByLabel('Fullname', { exact: true }).fill('Browser Journey');
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(weakPassword);
+    await page.getByLabel('Phone Number', { exact: true }).fill('0812-3456-7890');
+    await page.getByLabel('I agree to the Terms of Service', { exact: true }).check();
+    await page.getByRole('button', { name: 'Sign Up' }).click();
+    const passwordError = page.locator('#password-errors li', { hasText: 'must include the symbol' });
+    try {
+      await passwordError.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    } catch {
+      const errors = await page.locator('.field-errors li').allTextContents();
+      throw new StepFailure(
+        `"must include the symbol" did not appear next to the password; field errors: ${JSON.stringify(errors)}, ` +
+          `banner: ${JSON.stringify(await bannerText(page))}`,
+      );
+    }
+    check(
+      (await page.getByLabel('Password', { exact: true }).getAttribute('aria-invalid')) === 'true',
+      'the password field is not marked aria-invalid',
+    );
+    const describedBy = (await page.getByLabel('Password', { exact: true }).getAttribute('aria-describedby')) || '';
+    check(describedBy.split(/\s+/).includes('password-errors'), 'the password errors are not in its aria-describedby');
+    const otherErrors = await page.locator('#full_name-errors li, #email-errors li, #phone_number-errors li, #accept_terms-errors li').allTextContents();
+    check(otherErrors.length === 0, `unexpected errors on other fields: ${JSON.stringify(otherErrors)}`);
+    failIfPageBroke();
+    const shotError = await screenshot(page, '01-password-missing-symbol.png');
+    pass(`"must include the symbol" shown next to the password (${shotError})`);
+
+    // 3. A good password: the Congratulations pop-up.
+    await page.getByLabel('Password', { exact: true }).fill(goodPassword);
+    await expectText(page.locator('#password-errors'), /^$/, 'the password error clears once the password is edited');
+    await page.getByRole('button', { name: 'Sign Up' }).click();
+    const dialog = page.locator('dialog#success-dialog');
+    try {
+      await dialog.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    } catch {
+      const errors = await page.locator('.field-errors li').allTextContents();
+      throw new StepFailure(
+        `the pop-up did not open; banner: ${JSON.stringify(await bannerText(page))}, field errors: ${JSON.stringify(errors)}`,
+      );
+    }
+    await expectText(dialog.locator('#success-message'), new RegExp(`^${SUCCESS_MESSAGE.replace(/[.!?()]/g, '\\$&')}$`), 'the pop-up message');
+    await expectText(dialog.locator('#success-email'), new RegExp(`^${email.replace(/[.]/g, '\\.')}$`, 'i'), 'the pop-up email');
+    await expectVisible(dialog.getByRole('button', { name: 'Resend verification email' }), 'the resend button in the pop-up');
+    check(await dialog.evaluate((d) => d.open && d.matches(':modal')), 'the pop-up is not a modal <dialog>');
+    failIfPageBroke();
+    const shotPopup = await screenshot(page, '02-signup-congratulations.png');
+    pass(`pop-up says "Congratulations Your account has been successfully created!..." (${shotPopup})`);
+
+    // 4. The API calls went cross-origin, and CORS let the page read them.
+    const signupCalls = (await apiCallLog(apiCalls)).filter((c) => c.method === 'POST' && c.url === `${API}/signup`);
+    check(signupCalls.length === 2, `expected 2 POST ${API}/signup calls, saw ${JSON.stringify(signupCalls)}`);
+    for (const call of signupCalls) {
+      check(new URL(call.url).origin !== SPA, `POST /signup went to the page's own origin ${SPA}`);
+      check(call.origin === SPA, `POST /signup was sent with Origin ${call.origin}, not ${SPA}`);
+      check(call.allowOrigin === SPA, `POST /signup answered Access-Control-Allow-Origin ${call.allowOrigin}, not ${SPA}`);
+    }
+    check(
+      signupCalls[0].status === 422 && signupCalls[1].status === 201,
+      `POST /signup statuses were ${signupCalls.map((c) => c.status).join(', ')}, expected 422 then 201`,
+    );
+    pass(`page at ${SPA} called ${API}/signup cross-origin (422, then 201; Access-Control-Allow-Origin ${SPA})`);
+
+    // 5. The verification email.
+    const deadline = Date.now() + MAIL_WAIT_MS;
+    let mails = [];
+    while ((mails = await findMailFor(email)).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    check(mails.length > 0, `no email for ${email} in ${mailDir} after ${MAIL_WAIT_MS / 1000} s (is the mail catcher running and SMTP_* pointing at it?)`);
+    // Delivery is at-least-once, so a duplicate (same link) is possible: take the first.
+    const link = verifyButtonHref(mails[0].text);
+    check(link, `no "Verify Your Email Address" link in the HTML part of ${mails[0].file}`);
+    check(
+      link.startsWith(`${SPA}/verify.html?token=`),
+      `the email links to ${link}, not ${SPA}/verify.html?token=… (start signup-api with VERIFY_URL=${SPA}/verify.html)`,
+    );
+    pass(`verification email for ${email} arrived (${path.basename(mails[0].file)}); its button links to ${SPA}/verify.html?token=…`);
+
+    // 6. Opening the link.
+    await page.goto(link, { waitUntil: 'load' });
+    const title = page.locator('#verify-title');
+    try {
+      await expectText(title, /^Verification Successful!$/, 'the verification page heading');
+    } catch (e) {
+      const message = (await page.locator('#verify-message').textContent().catch(() => '')) || '';
+      throw new StepFailure(`${e.message}; message: ${JSON.stringify(message.trim())}, banner: ${JSON.stringify(await bannerText(page))}`);
+    }
+    await expectText(page.locator('#verify-message'), /successfully verified your email address/i, 'the verification message');
+    await expectText(page.locator('#verify-email'), new RegExp(email.replace(/[.]/g, '\\.'), 'i'), 'the verified email');
+    failIfPageBroke();
+    const shotVerified = await screenshot(page, '03-verification-successful.png');
+    pass(`verify.html shows "Verification Successful!" (${shotVerified})`);
+
+    // 7. Reload: the same link now answers already_verified, still a success.
+    await page.reload({ waitUntil: 'load' });
+    await expectText(page.locator('#verify-title'), /^Verification Successful!$/, 'the heading after a reload');
+    await expectText(page.locator('#verify-message'), /already verified/i, 'the message after a reload');
+    failIfPageBroke();
+    const shotAgain = await screenshot(page, '04-already-verified.png');
+    pass(`reload shows "Verification Successful!" / "already verified" (${shotAgain})`);
+
+    const verifyCalls = (await apiCallLog(apiCalls)).filter((c) => c.method === 'GET' && c.url.startsWith(`${API}/verify?token=`));
+    check(verifyCalls.length === 2, `expected 2 GET ${API}/verify calls, saw ${JSON.stringify(verifyCalls)}`);
+    for (const call of verifyCalls) {
+      check(call.origin === SPA && call.allowOrigin === SPA && call.status === 200,
+        `GET /verify: Origin ${call.origin}, Access-Control-Allow-Origin ${call.allowOrigin}, HTTP ${call.status}`);
+    }
+    pass(`verify.html called ${API}/verify cross-origin twice (200 both times)`);
+  } catch (e) {
+    failed++;
+    const step = passed + 1;
+    console.log(`not ok ${step} - ${e instanceof StepFailure ? e.message : e.stack || e}`);
+    if (page) {
+      const shot = await screenshot(page, 'failure.png').catch(() => null);
+      if (shot) console.log(`#   screenshot: ${shot}`);
+      console.log(`#   page: ${page.url()}`);
+    }
+    for (const error of pageErrors) console.log(`#   page error: ${error}`);
+    for (const error of consoleErrors) console.log(`#   console: ${error}`);
+    if (consoleErrors.some((error) => error.includes('CORS policy'))) {
+      console.log(`#   hint: the browser blocked the API's answer; start signup-api with CORS_ALLOWED_ORIGINS=${SPA}`);
+    }
+    const log = await Promise.race([apiCallLog(apiCalls), new Promise((r) => setTimeout(() => r([]), 2000))]);
+    for (const call of log) console.log(`#   api call: ${JSON.stringify(call)}`);
+  } finally {
+    await context?.close().catch(() => {});
+    await new Promise((r) => server.close(r));
+    await rm(profile, { recursive: true, force: true });
+  }
+  console.log(`journey: ${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
