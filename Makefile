@@ -38,7 +38,7 @@ check_e2e_SRCS        := tests/support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
-.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps
+.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps lint
 all: $(BUILD)/signup-api
 
 $(BUILD)/signup-api: $(SERVER_OBJS)
@@ -69,6 +69,7 @@ test: test-asan
 
 test-asan:
 	scripts/install-deps.sh
+	$(MAKE) lint
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" tests
 	BUILD_DIR=build/asan scripts/test.sh
 
@@ -89,6 +90,12 @@ run:
 	scripts/install-deps.sh
 	$(MAKE) all
 	scripts/run.sh
+
+# Static analysis: cppcheck, and clang-tidy with the checks in .clang-tidy.
+lint:
+	cppcheck --error-exitcode=1 --enable=warning,performance,portability --std=c11 --inline-suppr --quiet \
+	  -Iinclude -D_POSIX_C_SOURCE=200809L --suppress=missingIncludeSystem api db mail
+	clang-tidy --quiet $(SERVER_SRCS) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS)
 
 format:
 	clang-format -i $(wildcard api/*.c db/*.c mail/*.c include/*.h tests/*.c tests/*.h)

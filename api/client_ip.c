@@ -30,9 +30,10 @@ static void canonical(const char *text, size_t len, char out[CLIENT_IP_MAX])
     if (inet_pton(AF_INET, buf, addr) == 1) {
         inet_ntop(AF_INET, addr, out, CLIENT_IP_MAX);
     } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+        char prefix[INET6_ADDRSTRLEN];
         memset(addr + 8, 0, 8);
-        inet_ntop(AF_INET6, addr, out, CLIENT_IP_MAX - 4);
-        strcat(out, "/64");
+        inet_ntop(AF_INET6, addr, prefix, sizeof prefix);
+        snprintf(out, CLIENT_IP_MAX, "%s/64", prefix);
     }
 }
 
@@ -49,9 +50,10 @@ static void peer_address(const struct _u_request *request, char out[CLIENT_IP_MA
          * address, which holds the first 8 bytes of an IPv6 address: exactly
          * the /64 prefix we identify IPv6 clients by. */
         unsigned char addr[sizeof(struct in6_addr)] = {0};
+        char prefix[INET6_ADDRSTRLEN];
         memcpy(addr, (const unsigned char *)sa + offsetof(struct sockaddr_in6, sin6_addr), 8);
-        inet_ntop(AF_INET6, addr, out, CLIENT_IP_MAX - 4);
-        strcat(out, "/64");
+        inet_ntop(AF_INET6, addr, prefix, sizeof prefix);
+        snprintf(out, CLIENT_IP_MAX, "%s/64", prefix);
     }
 }
 

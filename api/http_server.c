@@ -10,9 +10,6 @@
 #include "handlers.h"
 #include "http_body.h"
 
-/* Header block size per connection; bounds header size too (431/413 from MHD). */
-#define CONNECTION_MEMORY_LIMIT (32 * 1024)
-
 struct route {
     const char *method;
     const char *path;
@@ -97,7 +94,9 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout_s, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CONNECTION_MEMORY_LIMIT, NULL},
+        /* Per-connection buffer: also the largest header block accepted (MHD answers 431). */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connection_limit, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |

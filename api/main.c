@@ -39,7 +39,7 @@ static bool load_list(const char *dir, const char *file, struct string_set **out
     snprintf(path, sizeof path, "%s/%s", dir, file);
     *out = string_set_load_file(path, err, sizeof err);
     if (*out == NULL) {
-        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "cannot load list", "error", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "cannot load list", "error", err, LOG_END);
         return false;
     }
     return true;
@@ -62,17 +62,31 @@ static bool migrate(const struct config *cfg)
         if (conn != NULL)
             break;
         if (attempt == MIGRATE_CONNECT_ATTEMPTS) {
-            log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "database unreachable", "error", err, NULL);
+            log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "database unreachable", "error", err, LOG_END);
             return false;
         }
-        log_event(LOG_LEVEL_WARN, "database_wait", "error", err, NULL);
+        log_event(LOG_LEVEL_WARN, "database_wait", "error", err, LOG_END);
         sleep(1);
     }
     bool is_ok = db_migrate(conn, cfg->migrations_dir, err, sizeof err);
     if (!is_ok)
-        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "migration failed", "error", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "migration failed", "error", err, LOG_END);
     PQfinish(conn);
     return is_ok;
+}
+
+/* Bounds shutdown: if stopping HTTP and the workers takes longer than the
+ * grace period (a stuck SMTP server, a request that never finishes), exit
+ * anyway. Everything committed is already safe in PostgreSQL. */
+static void *shutdown_watchdog(void *arg)
+{
+    long grace_s = *(const long *)arg;
+    struct timespec delay = {.tv_sec = grace_s};
+    while (nanosleep(&delay, &delay) != 0)
+        ;
+    log_event(LOG_LEVEL_ERROR, "shutdown_grace_exceeded", LOG_END);
+    _exit(EXIT_FAILURE);
+    return NULL;
 }
 
 static int hash_concurrency(const struct config *cfg)
@@ -151,7 +165,7 @@ int main(int argc, char **argv)
             goto cleanup;
     }
     if (is_worker_only) {
-        log_event(LOG_LEVEL_INFO, "worker_only", NULL);
+        log_event(LOG_LEVEL_INFO, "worker_only", LOG_END);
         goto serve;
     }
     if (!load_rule_lists(cfg.data_dir, &lists))
@@ -170,13 +184,13 @@ int main(int argc, char **argv)
     app.trusted_proxies = string_set_create();
     if (hasher == NULL || app.pool == NULL || app.cors == NULL || app.trusted_proxies == NULL ||
         !string_set_add_list(app.trusted_proxies, cfg.trusted_proxies)) {
-        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", NULL);
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", LOG_END);
         goto cleanup;
     }
     app.config = &cfg;
     app.openapi_document = text_file_read(cfg.openapi_file, NULL);
     if (app.openapi_document == NULL)
-        log_event(LOG_LEVEL_WARN, "openapi_unavailable", "file", cfg.openapi_file, "error", strerror(errno), NULL);
+        log_event(LOG_LEVEL_WARN, "openapi_unavailable", "file", cfg.openapi_file, "error", strerror(errno), LOG_END);
     app.rules = (struct signup_rules){
         .free_email_domains = lists.free_email_domains,
         .disposable_email_domains = lists.disposable_email_domains,
@@ -201,17 +215,22 @@ int main(int argc, char **argv)
     };
 
     if (!http_server_start(&inst, &app, err, sizeof err)) {
-        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", err, NULL);
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", err, LOG_END);
         goto cleanup;
     }
     is_serving = true;
     char listen[128];
     snprintf(listen, sizeof listen, "http://%s:%ld", cfg.bind_address, cfg.port);
-    log_event(LOG_LEVEL_INFO, "listening", "url", listen, NULL);
+    log_event(LOG_LEVEL_INFO, "listening", "url", listen, LOG_END);
 
 serve:
     sigwait(&stop_signals, &signal_number);
-    log_event(LOG_LEVEL_INFO, "stopping", "signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    log_event(LOG_LEVEL_INFO, "stopping", "signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM", LOG_END);
+    static long grace_s; /* outlives cfg, which cleanup wipes while the watchdog may still run */
+    grace_s = cfg.shutdown_grace_s;
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, shutdown_watchdog, &grace_s) == 0)
+        pthread_detach(watchdog);
     /* HTTP first (no new work), then the workers (each finishes its SMTP
      * session), then the pool. */
     if (is_serving)

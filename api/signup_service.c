@@ -27,12 +27,12 @@ struct fresh_token {
 static bool fresh_token_create(const struct signup_service *service, struct fresh_token *t)
 {
     if (!verify_token_generate(t->text, t->hash_hex)) {
-        log_event(LOG_LEVEL_ERROR, "token_generate_failed", NULL);
+        log_event(LOG_LEVEL_ERROR, "token_generate_failed", LOG_END);
         return false;
     }
     int n = snprintf(t->link, sizeof t->link, "%s?token=%s", service->verify_url, t->text);
     if (n < 0 || (size_t)n >= sizeof t->link) {
-        log_event(LOG_LEVEL_ERROR, "verify_link_too_long", NULL);
+        log_event(LOG_LEVEL_ERROR, "verify_link_too_long", LOG_END);
         return false;
     }
     t->mail = (struct verification_mail){
@@ -84,7 +84,7 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
     };
     switch (accounts_register(conn, &account, &token.mail, &service->repeat_limits)) {
     case ACCOUNT_CREATED:
-        log_event(LOG_LEVEL_INFO, "account_created", NULL);
+        log_event(LOG_LEVEL_INFO, "account_created", LOG_END);
         metrics_record_signup(METRICS_SIGNUP_CREATED);
         outcome = SIGNUP_ACCEPTED;
         break;
@@ -128,7 +128,7 @@ enum verify_result signup_verify(const struct signup_service *service, const cha
     }
     metrics_record_verification(RESULT_NAMES[result]);
     if (result == VERIFY_VERIFIED)
-        log_event(LOG_LEVEL_INFO, "email_verified", NULL);
+        log_event(LOG_LEVEL_INFO, "email_verified", LOG_END);
     return result;
 }
 
@@ -149,7 +149,7 @@ enum limit_outcome signup_check_limits(const struct signup_service *service, enu
     size_t n_email_rules = action == LIMITED_SIGNUP ? 1 : 2;
     /* Addresses differing only in letter case are one address. */
     size_t i = 0;
-    for (; email[i] && i < sizeof email_key - 1; i++)
+    for (; i < sizeof email_key - 1 && email[i]; i++)
         email_key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     email_key[i] = '\0';
 
@@ -160,7 +160,7 @@ enum limit_outcome signup_check_limits(const struct signup_service *service, enu
     if (status != DB_OK)
         return LIMIT_UNAVAILABLE;
     if (*retry_after_s > 0) {
-        log_event(LOG_LEVEL_WARN, "rate_limited", "action", action == LIMITED_SIGNUP ? "signup" : "resend", NULL);
+        log_event(LOG_LEVEL_WARN, "rate_limited", "action", action == LIMITED_SIGNUP ? "signup" : "resend", LOG_END);
         return LIMIT_EXCEEDED;
     }
     return LIMIT_ALLOWED;
@@ -184,7 +184,7 @@ enum resend_result signup_resend(const struct signup_service *service, const cha
               "result", result == RESEND_QUEUED ? "queued"
                         : result == RESEND_RATE_LIMITED ? "rate_limited"
                         : result == RESEND_NOTHING_TO_DO ? "nothing_to_do" : "failed",
-              NULL);
+              LOG_END);
 
 cleanup:
     db_pool_release(service->pool, conn);

@@ -53,7 +53,7 @@ struct string_set *string_set_create(void)
     if (set == NULL)
         return NULL;
     set->capacity = 64;
-    set->slots = calloc(set->capacity, sizeof *set->slots);
+    set->slots = calloc(set->capacity, sizeof(struct entry *));
     if (set->slots == NULL) {
         free(set);
         return NULL;
@@ -74,7 +74,7 @@ static size_t find_slot(struct entry *const *slots, size_t capacity, const char 
 static bool grow(struct string_set *set)
 {
     size_t capacity = set->capacity * 2;
-    struct entry **slots = calloc(capacity, sizeof *slots);
+    struct entry **slots = calloc(capacity, sizeof(struct entry *));
     if (slots == NULL)
         return false;
     for (size_t i = 0; i < set->capacity; i++) {

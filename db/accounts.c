@@ -38,7 +38,7 @@ static enum db_status email_existing_owner(PGconn *conn, const struct new_accoun
     log_event(LOG_LEVEL_INFO, "signup_duplicate", "email_to_owner",
               queued == MAIL_QUEUED ? (is_verified ? "notice" : "verification")
                                     : (queued == MAIL_RATE_LIMITED ? "rate_limited" : "failed"),
-              NULL);
+              LOG_END);
     PQclear(res);
     return status;
 }

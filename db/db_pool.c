@@ -33,7 +33,7 @@ static void log_notice(void *arg, const char *message)
     char line[512];
     snprintf(line, sizeof line, "%s", message);
     line[strcspn(line, "\n")] = '\0';
-    log_event(LOG_LEVEL_INFO, "db_notice", "message", line, NULL);
+    log_event(LOG_LEVEL_INFO, "db_notice", "message", line, LOG_END);
 }
 
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
@@ -95,20 +95,28 @@ static struct timespec deadline_after_ms(int ms)
     return t;
 }
 
+/* A free slot, preferring one with an open connection; NULL when all are
+ * in use. Call with the lock held. */
+static struct pool_slot *find_free_slot(struct db_pool *pool)
+{
+    struct pool_slot *best = NULL;
+    for (int i = 0; i < pool->size; i++) {
+        struct pool_slot *s = &pool->slots[i];
+        if (!s->is_in_use && (best == NULL || (best->conn == NULL && s->conn != NULL)))
+            best = s;
+    }
+    return best;
+}
+
 PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms)
 {
     struct timespec deadline = deadline_after_ms(timeout_ms);
-    struct pool_slot *slot = NULL;
+    struct pool_slot *slot;
     char err[256];
 
     pthread_mutex_lock(&pool->lock);
-    while (slot == NULL) {
-        /* Prefer a slot with an open connection, else any free slot. */
-        for (int i = 0; i < pool->size; i++) {
-            struct pool_slot *s = &pool->slots[i];
-            if (!s->is_in_use && (slot == NULL || (slot->conn == NULL && s->conn != NULL)))
-                slot = s;
-        }
+    for (;;) {
+        slot = find_free_slot(pool);
         if (slot != NULL)
             break;
         if (pthread_cond_timedwait(&pool->slot_freed, &pool->lock, &deadline) == ETIMEDOUT) {
@@ -126,7 +134,7 @@ PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms)
     if (slot->conn == NULL) {
         slot->conn = db_connect(pool->conninfo, err, sizeof err);
         if (slot->conn == NULL) {
-            log_event(LOG_LEVEL_WARN, "db_connect_failed", "error", err, NULL);
+            log_event(LOG_LEVEL_WARN, "db_connect_failed", "error", err, LOG_END);
             pthread_mutex_lock(&pool->lock);
             slot->is_in_use = false;
             pthread_cond_signal(&pool->slot_freed);
@@ -167,7 +175,7 @@ enum db_status db_failure(PGconn *conn, const PGresult *res, const char *step)
     bool is_unavailable = PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
                           strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
     log_event(is_unavailable ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "db_step_failed", "step", step, "sqlstate",
-              state ? state : "none", NULL);
+              state ? state : "none", LOG_END);
     return is_unavailable ? DB_UNAVAILABLE : DB_ERROR;
 }
 

@@ -55,10 +55,16 @@ static char **list_migrations(const char *dir, size_t *count, char *err, size_t 
         n++;
     }
     closedir(d);
+    if (names == NULL) {
+        /* An empty directory: an empty list, not an error. */
+        names = calloc(1, sizeof *names);
+        if (names == NULL) {
+            snprintf(err, err_size, "%s: out of memory", dir);
+            return NULL;
+        }
+    }
     qsort(names, n, sizeof *names, compare_names);
     *count = n;
-    if (names == NULL)
-        names = calloc(1, sizeof *names);
     return names;
 
 oom:
@@ -132,7 +138,7 @@ static bool apply_one(PGconn *conn, const char *dir, const char *name, char *err
         goto done;
     }
     is_ok = true;
-    log_event(LOG_LEVEL_INFO, "migration_applied", "file", name, NULL);
+    log_event(LOG_LEVEL_INFO, "migration_applied", "file", name, LOG_END);
 
 done:
     PQclear(res);

@@ -88,7 +88,7 @@ static enum db_status run_update(PGconn *conn, const char *sql, int n, const cha
     PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, step);
     if (status == DB_OK && strcmp(PQcmdTuples(res), "0") == 0)
-        log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "outbox_id", params[0], "step", step, NULL);
+        log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "outbox_id", params[0], "step", step, LOG_END);
     PQclear(res);
     return status;
 }

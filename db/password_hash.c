@@ -178,7 +178,7 @@ enum password_hash_result password_hash(struct password_hasher *hasher, const ch
     int rc;
 
     if (!fill_random(salt, sizeof salt)) {
-        log_event(LOG_LEVEL_ERROR, "password_hash_failed", "error", strerror(errno), NULL);
+        log_event(LOG_LEVEL_ERROR, "password_hash_failed", "error", strerror(errno), LOG_END);
         return PASSWORD_HASH_FAILED;
     }
     buffer = acquire_buffer(hasher);
@@ -207,7 +207,7 @@ enum password_hash_result password_hash(struct password_hasher *hasher, const ch
     thread_buffer = NULL;
     release_buffer(hasher, buffer);
     if (rc != ARGON2_OK) {
-        log_event(LOG_LEVEL_ERROR, "password_hash_failed", "error", argon2_error_message(rc), NULL);
+        log_event(LOG_LEVEL_ERROR, "password_hash_failed", "error", argon2_error_message(rc), LOG_END);
         return PASSWORD_HASH_FAILED;
     }
 

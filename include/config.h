@@ -14,7 +14,10 @@ struct config {
     char *bind_address;
     char *cors_allowed_origins; /* comma list of exact origins; "" = none */
     long max_connections;
-    long connection_timeout_s;
+    long per_ip_connection_limit; /* 0 = no per-IP limit */
+    long connection_timeout_s;    /* idle/slow connections are closed after this (slowloris) */
+    long connection_memory_limit; /* bytes per connection; bounds the request header block */
+    long shutdown_grace_s;        /* after SIGTERM, in-flight work gets this long */
     /* PostgreSQL */
     char *database_url; /* "" = libpq's own defaults (PGHOST, PGPORT, ...) */
     bool auto_migrate;

@@ -7,8 +7,12 @@
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
+/* Ends log_event's argument list: a typed null pointer, because a bare NULL
+ * passed through "..." may be a plain int 0 on some platforms. */
+#define LOG_END ((const char *)NULL)
+
 /* Writes {"ts","level","event", key: value...}. The variadic part is pairs of
- * const char * key and const char * value, ended by a NULL key; a NULL value
+ * const char * key and const char * value, ended by LOG_END; a null value
  * is written as null. */
 void log_event(enum log_level level, const char *event, ...);
 

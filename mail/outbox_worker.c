@@ -65,7 +65,7 @@ static PGconn *connect_and_listen(const struct outbox_worker_settings *s)
     char err[512];
     PGconn *conn = db_connect(s->conninfo, err, sizeof err);
     if (conn == NULL) {
-        log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, NULL);
+        log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, LOG_END);
         return NULL;
     }
     if (db_command(conn, "LISTEN email_outbox", "outbox_listen") != DB_OK) {
@@ -125,7 +125,7 @@ static bool record_result(struct worker *w, PGconn *conn, const char *id, const 
     char code_text[8];
     snprintf(code_text, sizeof code_text, "%d", out->code);
     log_event(strcmp(result, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "email_send", "outbox_id", id, "result",
-              result, "attempt", attempt_text, "smtp_code", code_text, NULL);
+              result, "attempt", attempt_text, "smtp_code", code_text, LOG_END);
     return status == DB_OK;
 }
 
@@ -192,7 +192,7 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     if (sendable > 0) {
         smtp_send_batch(&s->smtp, outgoing, (size_t)sendable, session_error, sizeof session_error);
         if (session_error[0] != '\0')
-            log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, NULL);
+            log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, LOG_END);
     }
     for (int k = 0; k < sendable; k++) {
         int i = rows_of[k];
@@ -260,7 +260,7 @@ struct outbox_workers *outbox_workers_start(const struct outbox_worker_settings 
         if (getrandom(&w->rng, sizeof w->rng, 0) != sizeof w->rng || w->rng == 0)
             w->rng = (uint64_t)time(NULL) * 2654435761u + (uint64_t)i + 1;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            log_event(LOG_LEVEL_ERROR, "outbox_worker_start_failed", "error", strerror(errno), NULL);
+            log_event(LOG_LEVEL_ERROR, "outbox_worker_start_failed", "error", strerror(errno), LOG_END);
             outbox_workers_stop(ws);
             return NULL;
         }

@@ -58,7 +58,7 @@ static void copy_status(struct smtp_outgoing *out, const smtp_status_t *status, 
 bool smtp_send_batch(const struct smtp_settings *settings, struct smtp_outgoing *messages, size_t n,
                      char *session_error, size_t session_error_size)
 {
-    smtp_session_t session = smtp_create_session();
+    smtp_session_t session = NULL;
     auth_context_t auth = NULL;
     smtp_message_t *handles = NULL;
     smtp_recipient_t *recipients = NULL;
@@ -66,12 +66,15 @@ bool smtp_send_batch(const struct smtp_settings *settings, struct smtp_outgoing 
     bool is_ok = false;
 
     session_error[0] = '\0';
+    if (n == 0)
+        return true;
+    session = smtp_create_session();
     for (size_t i = 0; i < n; i++) {
         messages[i].code = 0;
         snprintf(messages[i].detail, sizeof messages[i].detail, "not attempted");
     }
-    handles = calloc(n, sizeof *handles);
-    recipients = calloc(n, sizeof *recipients);
+    handles = calloc(n, sizeof(smtp_message_t));
+    recipients = calloc(n, sizeof(smtp_recipient_t));
     if (session == NULL || handles == NULL || recipients == NULL) {
         snprintf(session_error, session_error_size, "out of memory");
         goto cleanup;

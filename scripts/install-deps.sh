@@ -9,6 +9,7 @@ packages=(
   postgresql postgresql-contrib
   python3 python3-aiosmtpd
   curl ca-certificates
+  cppcheck clang-tidy valgrind
   # The contract, generated-client and browser tests (issue 4).
   nodejs chromium docker-compose
 )

@@ -10,9 +10,10 @@
 #     response (headers and body);
 #   - every ```sh block that mentions curl must have an "# expect:" line;
 #   - placeholders: http://localhost:8080 -> $API_URL; budi@lintasarta.co.id ->
-#     a fresh address for this run; $TOKEN -> the token of the link in the
-#     verification email sent to that address (read from TEST_MAIL_DIR, waiting
-#     up to MAIL_TIMEOUT seconds, default 30).
+#     a fresh address for this run; someone-else@lintasarta.co.id -> another
+#     fresh address (never signed up); $TOKEN -> the token of the link in the
+#     verification email sent to the first one (read from TEST_MAIL_DIR,
+#     waiting up to MAIL_TIMEOUT seconds, default 30).
 # Environment: API_URL and TEST_MAIL_DIR (required); TEST_OUTPUT_DIR (optional)
 # gets each response as curl-examples/NN.txt.
 # Exits non-zero if any example failed.
@@ -25,6 +26,7 @@ README=${1:-$HERE/README.md}
 MAIL_TIMEOUT=${MAIL_TIMEOUT:-30}
 README_BASE_URL=http://localhost:8080
 README_EMAIL=budi@lintasarta.co.id
+README_OTHER_EMAIL=someone-else@lintasarta.co.id
 
 BASE_URL=${API_URL%/}
 # The URL is pasted into commands, so it must not need quoting.
@@ -43,6 +45,7 @@ command -v curl >/dev/null || {
 }
 
 FRESH_EMAIL="curl-$(date +%s)-$$@lintasarta.co.id"
+OTHER_EMAIL="curl-$(date +%s)-$$-unknown@lintasarta.co.id"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 OUT_DIR=
@@ -164,6 +167,7 @@ run_example() {
   local command=${ex_commands[$1]} response=$2
   command=${command//"$README_BASE_URL"/$BASE_URL}
   command=${command//"$README_EMAIL"/$FRESH_EMAIL}
+  command=${command//"$README_OTHER_EMAIL"/$OTHER_EMAIL}
   # A function named curl takes precedence over the binary inside the snippet.
   # shellcheck disable=SC2016 # expanded by the inner shell
   RESPONSE_FILE=$response TOKEN=$TOKEN bash -o pipefail -c '
