@@ -31,14 +31,15 @@ check_verify_token_SRCS      := api/verify_token.c
 check_mime_SRCS              := mail/mime.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
-INTEGRATION_TESTS := check_api_signup check_api_verify check_e2e
+INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_e2e
 check_api_signup_SRCS := tests/support.c
+check_api_hostile_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
-.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps lint
+.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps lint fuzz fuzz-corpus
 all: $(BUILD)/signup-api
 
 $(BUILD)/signup-api: $(SERVER_OBJS)
@@ -70,6 +71,7 @@ test: test-asan
 test-asan:
 	scripts/install-deps.sh
 	$(MAKE) lint
+	tests/fuzz/run.sh corpus
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" tests
 	BUILD_DIR=build/asan scripts/test.sh
 
@@ -90,6 +92,15 @@ run:
 	scripts/install-deps.sh
 	$(MAKE) all
 	scripts/run.sh
+
+# libFuzzer harnesses (tests/fuzz/): `make fuzz` explores for FUZZ_SECONDS
+# each and grows the corpus; `make test` replays the corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+fuzz-corpus:
+	tests/fuzz/run.sh corpus
 
 # Static analysis: cppcheck, and clang-tidy with the checks in .clang-tidy.
 lint:

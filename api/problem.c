@@ -2,6 +2,8 @@
  * machine-readable code and a human title. */
 #include "problem.h"
 
+#include "log.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,7 @@ static json_t *errors_to_json(const struct field_errors *errors)
 
 static int respond_plain_500(struct _u_response *response)
 {
+    log_event(LOG_LEVEL_ERROR, "problem_document_failed", LOG_END);
     static const char BODY[] = "{\"type\":\"/problems/internal_error\",\"title\":\"Internal server error\","
                                "\"status\":500,\"detail\":\"Something went wrong on our side; nothing was stored.\","
                                "\"code\":\"internal_error\"}";

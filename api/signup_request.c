@@ -2,9 +2,13 @@
  * so a client learns about every rule it broke in one round trip. */
 #include "signup_request.h"
 
+#include <stdint.h>
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "utf8.h"
 
 enum field_kind { FIELD_STRING, FIELD_BOOLEAN };
 
@@ -52,8 +56,15 @@ static enum signup_parse_status load_object(const char *body, size_t len, const 
     /* Duplicate keys are ambiguous ("which password did they mean?"): reject. */
     *object = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
     if (*object == NULL) {
-        snprintf(detail, detail_size, "%s at line %d, column %d", json_error.text, json_error.line,
-                 json_error.column);
+        /* jansson quotes the offending input in its message, sometimes cut
+         * inside a UTF-8 sequence; keep only the well-formed start, or the
+         * problem document could not be built at all. */
+        size_t text_len = strlen(json_error.text), valid_len = 0;
+        uint32_t cp;
+        while (valid_len < text_len && utf8_decode_next(json_error.text, text_len, &valid_len, &cp))
+            ;
+        snprintf(detail, detail_size, "%.*s at line %d, column %d", (int)valid_len, json_error.text,
+                 json_error.line, json_error.column);
         return SIGNUP_PARSE_MALFORMED_JSON;
     }
     enum signup_parse_status status = SIGNUP_PARSE_OK;

@@ -53,12 +53,14 @@ static void trim(const char *s, size_t *start, size_t *end)
         (*end)--;
 }
 
-/* Control characters and the invisible direction overrides used to make a
- * name display as something else (e.g. in the verification email). */
+/* Control characters, line/paragraph separators, and the invisible
+ * characters (direction marks and overrides, zero-width space, BOM) used to
+ * make a name display as something else, e.g. in the verification email. */
 static bool is_forbidden_in_name(uint32_t cp)
 {
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
-           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200B || cp == 0x200E ||
+           cp == 0x200F || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
 bool validate_full_name(const char *in, size_t in_len, char out[FULL_NAME_BUF_SIZE],

@@ -55,7 +55,7 @@ export TEST_RESPONSE_LOG="$TEST_OUTPUT_DIR/responses.jsonl"
 
 unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
   check_verify_token check_mime)
-integration_suites=(check_api_signup check_api_verify check_e2e)
+integration_suites=(check_api_signup check_api_verify check_api_hostile check_e2e)
 
 run_suite() {
   local suite="$1"

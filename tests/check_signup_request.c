@@ -1,6 +1,7 @@
 /* signup_request: JSON shape errors (400) are told apart from rule
  * violations (422), and a valid body comes out normalised. */
 #include <check.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,25 @@ START_TEST(test_signup_request_syntax_errors_are_malformed_json_with_position)
                                               sizeof detail),
                          SIGNUP_PARSE_MALFORMED_JSON);
         ck_assert_msg(strstr(detail, "line") != NULL, "detail: %s", detail);
+    }
+}
+END_TEST
+
+START_TEST(test_signup_request_malformed_json_detail_is_valid_utf8)
+{
+    /* A backslash before a multi-byte character: jansson's message quotes
+     * only the first byte of it. Found by fuzz_signup_request. */
+    static const char *const BODIES[] = {"\"\\\xc7\x9d", "{\"full_name\":\"\\\xc3\xa9\"}"};
+    for (size_t i = 0; i < 2; i++) {
+        struct signup_request req;
+        struct field_errors errors;
+        char detail[256];
+        ck_assert_int_eq(signup_request_parse(BODIES[i], strlen(BODIES[i]), &rules, &req, &errors, detail,
+                                              sizeof detail),
+                         SIGNUP_PARSE_MALFORMED_JSON);
+        json_t *as_json = json_string(detail);
+        ck_assert_msg(as_json != NULL, "detail is not valid UTF-8: %s", detail);
+        json_decref(as_json);
     }
 }
 END_TEST
@@ -146,6 +166,7 @@ int main(void)
     tcase_add_checked_fixture(tc, rules_setup, rules_teardown);
     tcase_add_test(tc, test_signup_request_valid_body_is_normalised);
     tcase_add_test(tc, test_signup_request_syntax_errors_are_malformed_json_with_position);
+    tcase_add_test(tc, test_signup_request_malformed_json_detail_is_valid_utf8);
     tcase_add_test(tc, test_signup_request_non_object_is_rejected);
     tcase_add_test(tc, test_signup_request_wrong_types_are_listed_per_field);
     tcase_add_test(tc, test_signup_request_null_fields_count_as_missing);

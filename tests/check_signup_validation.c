@@ -292,6 +292,11 @@ static const struct error_case FULL_NAME_INVALID[] = {
     {LIT("Budi\xe2\x81\xa9Santoso"), "full_name_invalid"}, /* U+2069 */
     {LIT("Budi\xe2\x80\x8eSantoso"), "full_name_invalid"}, /* U+200E */
     {LIT("Budi\xe2\x80\x8fSantoso"), "full_name_invalid"}, /* U+200F */
+    {LIT("Budi\xd8\x9cSantoso"), "full_name_invalid"},     /* U+061C Arabic letter mark */
+    {LIT("Budi\xe2\x80\x8bSantoso"), "full_name_invalid"}, /* U+200B zero-width space */
+    {LIT("Budi\xe2\x80\xa8Santoso"), "full_name_invalid"}, /* U+2028 line separator */
+    {LIT("Budi\xe2\x80\xa9Santoso"), "full_name_invalid"}, /* U+2029 paragraph separator */
+    {LIT("Budi\xef\xbb\xbfSantoso"), "full_name_invalid"}, /* U+FEFF BOM / zero-width no-break */
     {LIT("\xe2\x80\xae"), "full_name_invalid"},            /* only a bidi control */
     {LIT("Budi\0Santoso"), "full_name_invalid"},           /* embedded NUL */
     {LIT("Budi Santoso\0"), "full_name_invalid"},          /* trailing NUL inside in_len */
