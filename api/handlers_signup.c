@@ -1,7 +1,7 @@
 /* POST /signup: checks the envelope (size, media type), parses and validates,
  * calls the sign-up service, and maps its outcome to HTTP. */
 #include "app.h"
-#include "client_ip.h"
+#include "handler_common.h"
 #include "handlers.h"
 #include "http_body.h"
 #include "problem.h"
@@ -35,34 +35,19 @@ int callback_signup_post(const struct _u_request *request, struct _u_response *r
     if (rc != U_CALLBACK_CONTINUE)
         return rc;
 
-    switch (signup_request_parse(request->binary_body, request->binary_body_length, &app->rules, &req, &errors,
-                                 detail, sizeof detail)) {
-    case SIGNUP_PARSE_MALFORMED_JSON:
-        return problem_respond(response, PROBLEM_MALFORMED_JSON, detail, NULL);
-    case SIGNUP_PARSE_NOT_OBJECT:
-        return problem_respond(response, PROBLEM_BODY_NOT_OBJECT, NULL, NULL);
-    case SIGNUP_PARSE_WRONG_TYPE:
-        return problem_respond(response, PROBLEM_WRONG_FIELD_TYPE, NULL, &errors);
-    case SIGNUP_PARSE_INVALID:
-        return problem_respond(response, PROBLEM_VALIDATION_FAILED, NULL, &errors);
-    case SIGNUP_PARSE_OK:
-        break;
-    }
+    rc = handler_respond_parse_status(response,
+                                      signup_request_parse(request->binary_body, request->binary_body_length,
+                                                           &app->rules, &req, &errors, detail, sizeof detail),
+                                      detail, &errors);
+    if (rc != U_CALLBACK_CONTINUE)
+        return rc;
 
     /* Limits come after validation (malformed requests cost nothing) and
      * before argon2 (which is what a flood is after). */
-    char client_ip[CLIENT_IP_MAX];
-    long retry_after_s;
-    client_ip_resolve(request, app->trusted_proxies, client_ip);
-    switch (signup_check_limits(&app->signup, LIMITED_SIGNUP, client_ip, req.email, &retry_after_s)) {
-    case LIMIT_ALLOWED:
-        break;
-    case LIMIT_EXCEEDED:
+    rc = handler_check_limits(app, request, response, LIMITED_SIGNUP, req.email);
+    if (rc != U_CALLBACK_CONTINUE) {
         signup_request_wipe(&req);
-        return problem_respond_retry_after(response, PROBLEM_RATE_LIMITED, retry_after_s);
-    case LIMIT_UNAVAILABLE:
-        signup_request_wipe(&req);
-        return problem_respond(response, PROBLEM_SERVICE_UNAVAILABLE, NULL, NULL);
+        return rc;
     }
 
     switch (signup_register(&app->signup, &req)) {

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "app.h"
-#include "client_ip.h"
+#include "handler_common.h"
 #include "handlers.h"
 #include "http_body.h"
 #include "problem.h"
@@ -138,31 +138,15 @@ int callback_verify_resend_post(const struct _u_request *request, struct _u_resp
     if (rc != U_CALLBACK_CONTINUE)
         return rc;
 
-    switch (resend_request_parse(request->binary_body, request->binary_body_length, &app->rules, email, &errors,
-                                 detail, sizeof detail)) {
-    case SIGNUP_PARSE_MALFORMED_JSON:
-        return problem_respond(response, PROBLEM_MALFORMED_JSON, detail, NULL);
-    case SIGNUP_PARSE_NOT_OBJECT:
-        return problem_respond(response, PROBLEM_BODY_NOT_OBJECT, NULL, NULL);
-    case SIGNUP_PARSE_WRONG_TYPE:
-        return problem_respond(response, PROBLEM_WRONG_FIELD_TYPE, NULL, &errors);
-    case SIGNUP_PARSE_INVALID:
-        return problem_respond(response, PROBLEM_VALIDATION_FAILED, NULL, &errors);
-    case SIGNUP_PARSE_OK:
-        break;
-    }
-
-    char client_ip[CLIENT_IP_MAX];
-    long retry_after_s;
-    client_ip_resolve(request, app->trusted_proxies, client_ip);
-    switch (signup_check_limits(&app->signup, LIMITED_RESEND, client_ip, email, &retry_after_s)) {
-    case LIMIT_ALLOWED:
-        break;
-    case LIMIT_EXCEEDED:
-        return problem_respond_retry_after(response, PROBLEM_RATE_LIMITED, retry_after_s);
-    case LIMIT_UNAVAILABLE:
-        return problem_respond(response, PROBLEM_SERVICE_UNAVAILABLE, NULL, NULL);
-    }
+    rc = handler_respond_parse_status(response,
+                                      resend_request_parse(request->binary_body, request->binary_body_length,
+                                                           &app->rules, email, &errors, detail, sizeof detail),
+                                      detail, &errors);
+    if (rc != U_CALLBACK_CONTINUE)
+        return rc;
+    rc = handler_check_limits(app, request, response, LIMITED_RESEND, email);
+    if (rc != U_CALLBACK_CONTINUE)
+        return rc;
 
     if (email[0] != '\0') {
         switch (signup_resend(&app->signup, email)) {
