@@ -90,13 +90,14 @@ static void model_trim(const unsigned char *s, size_t len, size_t *start, size_t
         (*end)--;
 }
 
-/* What the README forbids in names: control characters and the invisible
- * direction marks, embeddings, overrides and isolates. (U+061C ARABIC LETTER
- * MARK is Bidi_Control in Unicode too, but the validator accepts it.) */
+/* What the README forbids in names: control characters, line and paragraph
+ * separators, and the invisible characters: direction marks (incl. U+061C),
+ * embeddings, overrides and isolates, zero-width space and BOM. */
 static bool model_is_forbidden_in_name(uint32_t cp)
 {
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
-           (cp >= 0x2066 && cp <= 0x2069);
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200B || cp == 0x200E ||
+           cp == 0x200F || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
 static bool model_is_upper(unsigned char c)
