@@ -9,11 +9,11 @@
 FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 # The -dev packages for the Makefile's PKGS (libulfius jansson libpq libargon2
-# libesmtp-1.0 libcrypto); no `check`, since only the server is built here.
+# libesmtp-1.0 libcrypto libmicrohttpd); no `check`, since only the server is built here.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
-      libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev \
+      libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

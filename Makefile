@@ -4,7 +4,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto
+PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto libmicrohttpd
 # OPT and SAN are what the sanitizer builds change; the rest is fixed.
 OPT     ?= -O2 -g
 SAN     ?=
@@ -31,8 +31,9 @@ check_verify_token_SRCS      := api/verify_token.c
 check_mime_SRCS              := mail/mime.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
-INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_e2e
+INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e
 check_api_signup_SRCS := tests/support.c
+check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_support.c
 check_api_hostile_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c

@@ -5,10 +5,13 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "handlers.h"
 #include "http_body.h"
+#include "request_observer.h"
 
 struct route {
     const char *method;
@@ -99,8 +102,9 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connection_limit, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* MHD_USE_ITC lets http_server_stop quiesce the daemon (stop accepting). */
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                         MHD_USE_ERROR_LOG | ip_flag;
+                         MHD_USE_ERROR_LOG | MHD_USE_ITC | ip_flag;
     if (ulfius_start_framework_with_mhd_options(inst, flags, options) != U_OK) {
         snprintf(err, err_size, "cannot listen on %s:%ld (in use, or not allowed?)", cfg->bind_address, cfg->port);
         goto failed;
@@ -112,8 +116,27 @@ failed:
     return false;
 }
 
-void http_server_stop(struct _u_instance *inst)
+static void sleep_ms(long ms)
 {
+    struct timespec delay = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&delay, &delay) != 0)
+        ;
+}
+
+void http_server_stop(struct _u_instance *inst, long grace_s)
+{
+    /* libmicrohttpd's stop shuts down every connection at once, answered or
+     * not. So first close the listening socket (new clients are refused, not
+     * reset), give requests already received a moment to reach their
+     * handler, and wait for the handlers to finish; the short pause after
+     * lets their answers be written. */
+    MHD_socket listener = MHD_quiesce_daemon(inst->mhd_daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    sleep_ms(200);
+    for (long waited_ms = 0; request_observer_in_flight() > 0 && waited_ms < grace_s * 1000; waited_ms += 50)
+        sleep_ms(50);
+    sleep_ms(100);
     ulfius_stop_framework(inst);
     ulfius_clean_instance(inst);
 }

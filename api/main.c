@@ -234,7 +234,7 @@ serve:
     /* HTTP first (no new work), then the workers (each finishes its SMTP
      * session), then the pool. */
     if (is_serving)
-        http_server_stop(&inst);
+        http_server_stop(&inst, cfg.shutdown_grace_s);
     exit_code = EXIT_SUCCESS;
 
 cleanup:

@@ -2,6 +2,7 @@
  * can forget them. */
 #include "request_observer.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,13 @@
 #include "log.h"
 
 #define REQUEST_ID_MAX 128
+
+static atomic_long in_flight;
+
+long request_observer_in_flight(void)
+{
+    return atomic_load(&in_flight);
+}
 
 /* Client ids are echoed only when they are short and made of safe characters,
  * so they cannot inject anything into logs or headers. */
@@ -58,7 +66,9 @@ int request_observe(enum metrics_route route, const struct _u_request *request, 
         new_request_id(id);
     u_map_put(response->map_header, "X-Request-Id", id);
 
+    atomic_fetch_add(&in_flight, 1);
     int rc = handler(request, response, user_data);
+    atomic_fetch_sub(&in_flight, 1);
 
     double duration = seconds_since(&start);
     metrics_record_request(route, (unsigned)response->status, duration);

@@ -4,6 +4,7 @@
 #include "db_pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,18 @@ static struct timespec deadline_after_ms(int ms)
     return t;
 }
 
+/* An idle pooled connection expects nothing from the server. If anything is
+ * waiting on its socket, it is the server's goodbye (a restart's "terminating
+ * connection" notice, or EOF): the connection is dead even though libpq has
+ * not noticed yet, and handing it out would fail someone's request. */
+static bool is_idle_connection_alive(PGconn *conn)
+{
+    if (PQstatus(conn) != CONNECTION_OK)
+        return false;
+    struct pollfd ready = {.fd = PQsocket(conn), .events = POLLIN};
+    return poll(&ready, 1, 0) == 0;
+}
+
 /* A free slot, preferring one with an open connection; NULL when all are
  * in use. Call with the lock held. */
 static struct pool_slot *find_free_slot(struct db_pool *pool)
@@ -127,7 +140,7 @@ PGconn *db_pool_acquire(struct db_pool *pool, int timeout_ms)
     slot->is_in_use = true;
     pthread_mutex_unlock(&pool->lock);
 
-    if (slot->conn != NULL && PQstatus(slot->conn) != CONNECTION_OK) {
+    if (slot->conn != NULL && !is_idle_connection_alive(slot->conn)) {
         PQfinish(slot->conn);
         slot->conn = NULL;
     }

@@ -13,7 +13,9 @@ struct app;
 bool http_server_start(struct _u_instance *inst, struct app *app, char *err, size_t err_size)
     __attribute__((warn_unused_result));
 
-/* Stops accepting, waits for in-flight requests, frees inst's resources. */
-void http_server_stop(struct _u_instance *inst);
+/* Stops accepting new connections at once, lets requests already being
+ * handled finish and get their answers (up to grace_s seconds), then closes
+ * every connection and frees inst's resources. */
+void http_server_stop(struct _u_instance *inst, long grace_s);
 
 #endif

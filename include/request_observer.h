@@ -16,4 +16,7 @@ typedef int (*request_handler)(const struct _u_request *request, struct _u_respo
 int request_observe(enum metrics_route route, const struct _u_request *request, struct _u_response *response,
                     request_handler handler, void *user_data);
 
+/* Handlers running right now (for a graceful shutdown). */
+long request_observer_in_flight(void);
+
 #endif

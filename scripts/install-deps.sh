@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev check
+  libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev libmicrohttpd-dev check
   postgresql postgresql-contrib
   python3 python3-aiosmtpd
   curl ca-certificates

@@ -58,7 +58,7 @@ export TEST_RESPONSE_LOG="$TEST_OUTPUT_DIR/responses.jsonl"
 
 unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
   check_verify_token check_mime)
-integration_suites=(check_api_signup check_api_verify check_api_hostile check_e2e)
+integration_suites=(check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e)
 
 run_suite() {
   local suite="$1"
@@ -73,6 +73,8 @@ run_suite() {
 if [ "${VALGRIND:-0}" = 1 ]; then
   # The e2e suite drives Node and Chromium, not our memory; it runs in the other modes.
   integration_suites=("${integration_suites[@]/check_e2e/}")
+  # Floods, kills and timing-based faults measure the real build, not memcheck's.
+  integration_suites=("${integration_suites[@]/check_api_faults/}")
 fi
 
 failed=()

@@ -23,6 +23,7 @@ declare -A DEV_PACKAGE=(
   [libesmtp-1.0]=libesmtp-dev
   [libcrypto]=libssl-dev
   [libssl]=libssl-dev
+  [libmicrohttpd]=libmicrohttpd-dev
 )
 # Build tools the build stage needs besides the -dev packages.
 BUILD_TOOLS=(build-essential pkg-config)
