@@ -40,7 +40,7 @@ check_e2e_SRCS        := tests/support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
-.PHONY: all run test test-plain test-asan test-valgrind tests clean format deps lint fuzz fuzz-corpus
+.PHONY: bench all run test test-plain test-asan test-valgrind tests clean format deps lint fuzz fuzz-corpus
 all: $(BUILD)/signup-api
 
 $(BUILD)/signup-api: $(SERVER_OBJS)
@@ -102,6 +102,10 @@ fuzz:
 
 fuzz-corpus:
 	tests/fuzz/run.sh corpus
+
+# Benchmarks (not part of make test): see docs/performance.md.
+bench:
+	bench/run.sh
 
 # Static analysis: cppcheck, and clang-tidy with the checks in .clang-tidy.
 lint:

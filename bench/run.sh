@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# The benchmark suite of issue 6 (`make bench`): argon2 ceiling, sign-up,
+# database ceiling of the verify SQL, verify, and outbox drain, measured in one
+# run on this machine; writes bench/results/<date>-<commit>.md and copies it to
+# docs/performance.md. Starts its own SMTP sinks and signup-api processes (ports
+# BENCH_PORT_BASE and +1, default 18700-18701) and uses the project PostgreSQL
+# (scripts/pg-local.sh, database signup_bench, recreated each run; the cluster
+# is shared, so it is left running). Everything it starts is stopped on exit.
+#
+# Environment: BENCH_SECONDS (20, per wrk run), PGBENCH_SECONDS (10),
+# ARGON2_SECONDS (10), BENCH_CONNECTIONS ("8 64 256"), MAIL_EMAILS (5000),
+# BENCH_MAIL_WORKERS (2; the target row), BENCH_MAIL_WORKERS_WIDE (16; a second
+# drain showing the worker-count lever), BENCH_OUTBOX_BATCH (50),
+# BENCH_PORT_BASE (18700; uses it and the next port).
+set -euo pipefail
+
+unset CDPATH
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+BENCH_SECONDS=${BENCH_SECONDS:-20}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
+ARGON2_SECONDS=${ARGON2_SECONDS:-10}
+read -r -a CONNECTIONS <<<"${BENCH_CONNECTIONS:-8 64 256}"
+MAIL_EMAILS=${MAIL_EMAILS:-5000}
+MAIL_WORKERS_N=${BENCH_MAIL_WORKERS:-2}
+MAIL_WORKERS_WIDE=${BENCH_MAIL_WORKERS_WIDE:-16}
+OUTBOX_BATCH=${BENCH_OUTBOX_BATCH:-50}
+PORT_BASE=${BENCH_PORT_BASE:-18700}
+API_PORT=$PORT_BASE
+CATCHER_PORT=$((PORT_BASE + 1))
+API=http://127.0.0.1:$API_PORT
+DB_NAME=signup_bench
+WRK_THREADS=2
+RSS_CEILING_MIB=100 # README "Under load, faults and attack": asserted ceiling for the -O2 build
+
+STARTED_AT=$SECONDS
+WORK=$(mktemp -d /tmp/signup-bench.XXXXXX)
+declare -a PIDS=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    stop_pid "$pid"
+  done
+  if [ "$rc" -eq 0 ]; then
+    rm -rf "$WORK"
+  else
+    log "failed (exit $rc); logs kept in $WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- 1. set-up -------------------------------------------------------------------
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_packages() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v pgbench >/dev/null || missing+=(postgresql-contrib)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  [ -e /usr/include/argon2.h ] || missing+=(libargon2-dev)
+  /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+port_open() {
+  # shellcheck disable=SC2016
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' port-check "$1" 2>/dev/null
+}
+
+wait_port() {
+  local port=$1 pid=$2 what=$3 i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up (see $WORK)"
+    port_open "$port" && return 0
+    sleep 0.1
+  done
+  die "$what did not listen on port $port within 30 s"
+}
+
+psql_bench() {
+  psql "$DB_URL" -X -q -v ON_ERROR_STOP=1 -At "$@"
+}
+
+# Starts signup-api with the benchmark environment plus any extra VAR=value
+# arguments; sets SERVER_PID. The last argument may be --worker-only.
+SERVER_PID=
+start_server() {
+  local logfile=$1
+  shift
+  local args=() envs=()
+  for a in "$@"; do
+    if [[ $a == --* ]]; then args+=("$a"); else envs+=("$a"); fi
+  done
+  env PORT="$API_PORT" BIND_ADDRESS=127.0.0.1 DATABASE_URL="$DB_URL" RATE_LIMITS_ENABLED=false \
+    SMTP_HOST=127.0.0.1 SMTP_PORT="$CATCHER_PORT" SMTP_TLS=off VERIFY_URL="$API/verify" \
+    MAIL_WORKERS=0 SHUTDOWN_GRACE_S=5 "${envs[@]}" build/signup-api "${args[@]}" >"$logfile" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  if [ "${#args[@]}" -eq 0 ]; then
+    wait_port "$API_PORT" "$SERVER_PID" signup-api
+    curl -fsS "$API/readyz" >/dev/null || die "signup-api not ready"
+  fi
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
+  SERVER_PID=
+}
+
+vm_hwm_kib() {
+  awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
+}
+
+# Value of key=value in the BENCH line of a wrk output file.
+field() {
+  grep '^BENCH ' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'
+}
+
+metric() { # metric <metrics-file> <exact series prefix>
+  awk -v p="$2" 'index($0, p) == 1 {print $2; found = 1} END {if (!found) print 0}' "$1"
+}
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+log "work directory $WORK"
+ensure_packages
+for port in "$API_PORT" "$CATCHER_PORT"; do
+  if port_open "$port"; then die "port $port is already in use (set BENCH_PORT_BASE)"; fi
+done
+log "building (make, -O2)"
+make -s all >"$WORK/make.log" 2>&1 || {
+  cat "$WORK/make.log" >&2
+  die "make failed"
+}
+cc -O2 -Wall -Wextra -o "$WORK/argon2_ceiling" bench/argon2_ceiling.c -largon2 -pthread
+scripts/pg-local.sh start >/dev/null
+scripts/pg-local.sh recreate-db "$DB_NAME"
+DB_URL=$(scripts/pg-local.sh url "$DB_NAME")
+PG_MAX_CONNECTIONS=$(psql_bench -c 'SHOW max_connections')
+
+mkdir -p "$WORK/mail"
+MAIL_CATCHER_HOST=127.0.0.1 MAIL_CATCHER_PORT=$CATCHER_PORT MAIL_CATCHER_DIR=$WORK/mail \
+  /usr/bin/python3 -u scripts/mail-catcher.py >"$WORK/mail-catcher.log" 2>&1 &
+CATCHER_PID=$!
+PIDS+=("$CATCHER_PID")
+wait_port "$CATCHER_PORT" "$CATCHER_PID" mail-catcher
+
+# --- 2. argon2 ceiling -------------------------------------------------------------
+
+log "argon2 ceiling (${ARGON2_SECONDS} s on every core)"
+"$WORK/argon2_ceiling" "$ARGON2_SECONDS" >"$WORK/argon2.txt"
+A2_RATE=$(awk -F= '$1 == "hashes_per_s" {print $2}' "$WORK/argon2.txt")
+A2_SINGLE_MS=$(awk -F= '$1 == "single_hash_ms" {print $2}' "$WORK/argon2.txt")
+A2_THREADS=$(awk -F= '$1 == "threads" {print $2}' "$WORK/argon2.txt")
+
+# --- 3. sign-up ----------------------------------------------------------------------
+
+RUN_TAG=$(date +%s)
+declare -A SU_RPS SU_P50 SU_P99 SU_MAX SU_NON2XX SU_503 SU_5XX SU_SOCKERR SU_RSS
+for c in "${CONNECTIONS[@]}"; do
+  log "sign-up at $c connections (${BENCH_SECONDS} s)"
+  start_server "$WORK/server-signup-$c.log"
+  wrk -t"$WRK_THREADS" -c"$c" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/signup.lua "$API" \
+    -- "r$RUN_TAG-c$c" >"$WORK/wrk-signup-$c.txt" 2>&1
+  SU_RSS[$c]=$(vm_hwm_kib "$SERVER_PID")
+  stop_server
+  f=$WORK/wrk-signup-$c.txt
+  SU_RPS[$c]=$(field "$f" rps)
+  SU_P50[$c]=$(field "$f" p50_ms)
+  SU_P99[$c]=$(field "$f" p99_ms)
+  SU_MAX[$c]=$(field "$f" max_ms)
+  SU_NON2XX[$c]=$(field "$f" non2xx)
+  SU_503[$c]=$(field "$f" s503)
+  SU_5XX[$c]=$(field "$f" s5xx_other)
+  SU_SOCKERR[$c]=$(($(field "$f" connect_err) + $(field "$f" read_err) + $(field "$f" write_err) + $(field "$f" timeouts)))
+done
+
+# --- 4. tokens issued by the sign-ups; database ceiling of the verify SQL ----------
+
+# MAIL_WORKERS=0 above: every verification email is still in the outbox, and its
+# link holds the raw token (only its SHA-256 is in verification_tokens).
+psql_bench -c "SELECT substring(verify_link FROM 'token=([A-Za-z0-9_-]+)') FROM email_outbox
+                WHERE kind = 'verification' AND verify_link IS NOT NULL ORDER BY id" >"$WORK/tokens.txt"
+N_TOKENS=$(wc -l <"$WORK/tokens.txt")
+[ "$N_TOKENS" -gt 0 ] || die "the sign-ups issued no tokens"
+psql_bench <<'EOF'
+DROP TABLE IF EXISTS bench_tokens;
+CREATE TABLE bench_tokens AS
+  SELECT row_number() OVER (ORDER BY created_at, token_hash) AS n, token_hash, account_id FROM verification_tokens;
+ALTER TABLE bench_tokens ADD PRIMARY KEY (n);
+VACUUM ANALYZE bench_tokens;
+VACUUM ANALYZE accounts;
+VACUUM ANALYZE verification_tokens;
+EOF
+
+reset_verification() {
+  psql_bench -c 'UPDATE accounts SET email_verified_at = NULL WHERE email_verified_at IS NOT NULL' \
+    -c 'UPDATE verification_tokens SET used_at = NULL WHERE used_at IS NOT NULL' \
+    -c 'VACUUM ANALYZE accounts' -c 'VACUUM ANALYZE verification_tokens'
+}
+
+# The cluster is shared: keep 20 connections for everyone else.
+PG_CLIENT_CAP=$((PG_MAX_CONNECTIONS - 20))
+declare -A PGB_V PGB_R PGB_CLIENTS
+for c in "${CONNECTIONS[@]}"; do
+  clients=$c
+  ((clients > PG_CLIENT_CAP)) && clients=$PG_CLIENT_CAP
+  PGB_CLIENTS[$c]=$clients
+  for kind in verify verify_reclick; do
+    log "pgbench $kind.sql at $clients clients (${PGBENCH_SECONDS} s)"
+    reset_verification
+    pgbench -M prepared -n -f "bench/$kind.sql" -D "ntok=$N_TOKENS" -c "$clients" -j "$WRK_THREADS" \
+      -T "$PGBENCH_SECONDS" "$DB_URL" >"$WORK/pgbench-$kind-$c.txt" 2>&1 || {
+      cat "$WORK/pgbench-$kind-$c.txt" >&2
+      die "pgbench failed"
+    }
+    tps=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$WORK/pgbench-$kind-$c.txt")
+    if [ "$kind" = verify ]; then PGB_V[$c]=$tps; else PGB_R[$c]=$tps; fi
+  done
+done
+
+# --- 5. verify -----------------------------------------------------------------------
+
+declare -A VE_RPS VE_P50 VE_P99 VE_MAX VE_NON2XX VE_503 VE_5XX VE_SOCKERR VE_RSS VE_VERIFIED VE_RECLICK VE_CEIL
+for c in "${CONNECTIONS[@]}"; do
+  log "verify at $c connections (${BENCH_SECONDS} s, $N_TOKENS tokens)"
+  reset_verification
+  start_server "$WORK/server-verify-$c.log"
+  wrk -t"$WRK_THREADS" -c"$c" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/verify.lua "$API" \
+    -- "$WORK/tokens.txt" "$WRK_THREADS" >"$WORK/wrk-verify-$c.txt" 2>&1
+  curl -fsS "$API/metrics" >"$WORK/metrics-verify-$c.txt"
+  VE_RSS[$c]=$(vm_hwm_kib "$SERVER_PID")
+  stop_server
+  f=$WORK/wrk-verify-$c.txt
+  VE_RPS[$c]=$(field "$f" rps)
+  VE_P50[$c]=$(field "$f" p50_ms)
+  VE_P99[$c]=$(field "$f" p99_ms)
+  VE_MAX[$c]=$(field "$f" max_ms)
+  VE_NON2XX[$c]=$(field "$f" non2xx)
+  VE_503[$c]=$(field "$f" s503)
+  VE_5XX[$c]=$(field "$f" s5xx_other)
+  VE_SOCKERR[$c]=$(($(field "$f" connect_err) + $(field "$f" read_err) + $(field "$f" write_err) + $(field "$f" timeouts)))
+  VE_VERIFIED[$c]=$(metric "$WORK/metrics-verify-$c.txt" 'signup_verifications_total{result="verified"}')
+  VE_RECLICK[$c]=$(metric "$WORK/metrics-verify-$c.txt" 'signup_verifications_total{result="already_verified"}')
+  # The database ceiling for this run's mix of outcomes: each verified request
+  # costs one verify.sql transaction, each re-click one verify_reclick.sql.
+  VE_CEIL[$c]=$(awk -v v="${VE_VERIFIED[$c]}" -v r="${VE_RECLICK[$c]}" -v tv="${PGB_V[$c]}" -v tr="${PGB_R[$c]}" \
+    'BEGIN {n = v + r; printf "%.0f", (n > 0 ? n / (v / tv + r / tr) : tv)}')
+done
+
+# --- 6. mail -------------------------------------------------------------------------
+
+queue_mail() {
+  psql_bench -v n="$MAIL_EMAILS" <<'EOF'
+TRUNCATE email_outbox;
+INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id)
+SELECT 'verification', a.id, a.email, a.full_name,
+       'http://127.0.0.1/verify?token=' || encode(sha256(('bench' || g)::bytea), 'hex'),
+       'bench-' || g || '@lintasarta.co.id'
+  FROM generate_series(1, :n) AS g
+  JOIN LATERAL (SELECT id, email, full_name FROM accounts ORDER BY id OFFSET (g - 1) % (SELECT count(*) FROM accounts) LIMIT 1) a ON true;
+EOF
+}
+
+# drain <workers>: time a worker-only process to empty the outbox into the catcher.
+declare -A MAIL_RATE MAIL_SECONDS MAIL_SENT MAIL_DEAD
+drain() {
+  local name=$1 t0 t1 left sent dead
+  queue_mail
+  log "mail: draining $MAIL_EMAILS emails to the mail-catcher (MAIL_WORKERS=$name, OUTBOX_BATCH_SIZE=$OUTBOX_BATCH)"
+  t0=$(date +%s.%N)
+  start_server "$WORK/server-mail-$name.log" MAIL_WORKERS="$name" \
+    OUTBOX_BATCH_SIZE="$OUTBOX_BATCH" OUTBOX_POLL_INTERVAL_MS=200 --worker-only
+  while :; do
+    left=$(psql_bench -c "SELECT count(*) FROM email_outbox WHERE status IN ('pending', 'sending')")
+    [ "$left" -eq 0 ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the mail worker exited (see $WORK/server-mail-$name.log)"
+    (($(date +%s) - ${t0%.*} > 300)) && die "the outbox did not drain within 300 s ($left left)"
+    sleep 0.1
+  done
+  t1=$(date +%s.%N)
+  stop_server
+  sent=$(psql_bench -c "SELECT count(*) FROM email_outbox WHERE status = 'sent'")
+  dead=$(psql_bench -c "SELECT count(*) FROM email_outbox WHERE status = 'dead'")
+  MAIL_SECONDS[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+  MAIL_RATE[$name]=$(awk -v n="$sent" -v s="${MAIL_SECONDS[$name]}" 'BEGIN {printf "%.0f", n / s}')
+  MAIL_SENT[$name]=$sent
+  MAIL_DEAD[$name]=$dead
+}
+drain "$MAIL_WORKERS_N"
+drain "$MAIL_WORKERS_WIDE"
+CATCHER_FILES=$(find "$WORK/mail" -name '*.eml' | wc -l)
+
+# --- 7. report -----------------------------------------------------------------------
+
+COMMIT=$(git rev-parse --short HEAD)
+DIRTY=""
+git diff --quiet HEAD -- api db mail include Makefile 2>/dev/null || DIRTY=" (with uncommitted changes to the server)"
+CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+NPROC=$(nproc)
+MEM=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+PG_VERSION=$(psql_bench -c 'SHOW server_version')
+DATE=$(date -u +%Y-%m-%d)
+ELAPSED=$((SECONDS - STARTED_AT))
+
+yn() { if [ "$1" = 1 ]; then echo "**met**"; else echo "**missed**"; fi; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b) ? 1 : 0}'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b) ? 1 : 0}'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b) ? 1 : 0}'; }
+
+SU_RATIO=$(pct "${SU_RPS[64]:-0}" "$A2_RATE")
+P99_LIMIT=$(awk -v s="$A2_SINGLE_MS" 'BEGIN {printf "%.1f", 4 * s}')
+VE_RATIO=$(pct "${VE_RPS[64]:-0}" "${VE_CEIL[64]:-1}")
+VE_RATIO_V=$(pct "${VE_RPS[64]:-0}" "${PGB_V[64]:-1}")
+PEAK_RSS_KIB=0
+for c in "${CONNECTIONS[@]}"; do
+  ((SU_RSS[$c] > PEAK_RSS_KIB)) && PEAK_RSS_KIB=${SU_RSS[$c]}
+  ((VE_RSS[$c] > PEAK_RSS_KIB)) && PEAK_RSS_KIB=${VE_RSS[$c]}
+done
+PEAK_RSS_MIB=$(awk -v k="$PEAK_RSS_KIB" 'BEGIN {printf "%.1f", k / 1024}')
+LAST=${CONNECTIONS[-1]}
+
+T_SU_RATE=$(ge "$SU_RATIO" 0.90)
+T_SU_ERR=$([ "${SU_NON2XX[64]:-1}" = 0 ] && [ "${SU_SOCKERR[64]:-1}" = 0 ] && echo 1 || echo 0)
+T_SU_P99=$(le "${SU_P99[64]:-1e9}" "$P99_LIMIT")
+T_VE_RATE=$(ge "$VE_RATIO" 0.70)
+T_VE_P99=$(lt "${VE_P99[64]:-1e9}" 20)
+T_5XX=$([ "${SU_5XX[$LAST]}" = 0 ] && [ "${VE_5XX[$LAST]}" = 0 ] && echo 1 || echo 0)
+T_RSS=$(le "$PEAK_RSS_MIB" "$RSS_CEILING_MIB")
+T_MAIL=$(ge "${MAIL_RATE[$MAIL_WORKERS_N]}" 200)
+
+REPORT=$WORK/report.md
+{
+  echo "# Benchmark results: $DATE, commit \`$COMMIT\`$DIRTY"
+  echo
+  echo "Machine: $NPROC cores ($CPU), $MEM RAM; PostgreSQL $PG_VERSION (scripts/pg-local.sh, max_connections $PG_MAX_CONNECTIONS);"
+  echo "\`build/signup-api\` built by \`make\` (-O2 -g), argon2id m=19456 KiB, t=2, p=1 (defaults), HASH_CONCURRENCY=0 (= $NPROC),"
+  echo "DB_POOL_SIZE=8, MAX_CONNECTIONS=256, RATE_LIMITS_ENABLED=false. \`bench/run.sh\` took ${ELAPSED} s."
+  echo
+  echo "## Targets"
+  echo
+  echo "| Target | Measured | Result |"
+  echo "|---|---|---|"
+  echo "| sign-up rps @64 ≥ 0.90 × argon2 ceiling | ${SU_RPS[64]:-n/a} / $A2_RATE = **$SU_RATIO** | $(yn "$T_SU_RATE") |"
+  echo "| sign-up @64: zero errors | non-2xx ${SU_NON2XX[64]:-n/a}, socket errors/timeouts ${SU_SOCKERR[64]:-n/a} | $(yn "$T_SU_ERR") |"
+  echo "| sign-up p99 @64 ≤ 4 × single hash ($A2_SINGLE_MS ms × 4 = $P99_LIMIT ms) | ${SU_P99[64]:-n/a} ms | $(yn "$T_SU_P99") |"
+  echo "| verify rps @64 ≥ 0.70 × pgbench ceiling of its SQL @64 (this run's mix of outcomes) | ${VE_RPS[64]:-n/a} / ${VE_CEIL[64]:-n/a} = **$VE_RATIO** (vs. the all-\"verified\" ceiling ${PGB_V[64]:-n/a}: $VE_RATIO_V) | $(yn "$T_VE_RATE") |"
+  echo "| verify p99 @64 < 20 ms | ${VE_P99[64]:-n/a} ms | $(yn "$T_VE_P99") |"
+  echo "| @$LAST connections: no 5xx other than 503 | sign-up: ${SU_5XX[$LAST]} other 5xx (${SU_503[$LAST]} × 503); verify: ${VE_5XX[$LAST]} other 5xx (${VE_503[$LAST]} × 503) | $(yn "$T_5XX") |"
+  echo "| peak RSS ≤ $RSS_CEILING_MIB MiB (README ceiling, -O2 build) | $PEAK_RSS_MIB MiB (VmHWM, all runs) | $(yn "$T_RSS") |"
+  echo "| outbox drain ≥ 200 emails/s (MAIL_WORKERS=$MAIL_WORKERS_N, project mail-catcher) | ${MAIL_RATE[$MAIL_WORKERS_N]}/s (MAIL_WORKERS=$MAIL_WORKERS_WIDE: ${MAIL_RATE[$MAIL_WORKERS_WIDE]}/s) | $(yn "$T_MAIL") |"
+  echo
+  echo "## Ceilings"
+  echo
+  echo "| Ceiling | Figure |"
+  echo "|---|---|"
+  echo "| argon2id, $A2_THREADS threads (one per core), ${ARGON2_SECONDS} s, reused buffers | **$A2_RATE hashes/s** |"
+  echo "| argon2id single hash, one thread, idle machine | $A2_SINGLE_MS ms |"
+  for c in "${CONNECTIONS[@]}"; do
+    echo "| pgbench verify.sql (lookup FOR UPDATE + UPDATE, COMMIT) @${PGB_CLIENTS[$c]} clients | ${PGB_V[$c]} tps |"
+    echo "| pgbench verify_reclick.sql (lookup FOR UPDATE, ROLLBACK) @${PGB_CLIENTS[$c]} clients | ${PGB_R[$c]} tps |"
+  done
+  echo
+  echo "## Sign-up (POST /signup, unique corporate email per request, ${BENCH_SECONDS} s each, server restarted per row)"
+  echo
+  echo "| Connections | req/s | ÷ argon2 ceiling | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for c in "${CONNECTIONS[@]}"; do
+    echo "| $c | ${SU_RPS[$c]} | $(pct "${SU_RPS[$c]}" "$A2_RATE") | ${SU_P50[$c]} | ${SU_P99[$c]} | ${SU_MAX[$c]} | ${SU_NON2XX[$c]} | ${SU_503[$c]} | ${SU_5XX[$c]} | ${SU_SOCKERR[$c]} | $(awk -v k="${SU_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
+  done
+  echo
+  echo "## Verify (GET /verify?token=…, $N_TOKENS tokens issued by the sign-ups above, reset to unverified before each row)"
+  echo
+  echo "| Connections | req/s | verified / already_verified | pgbench ceiling for that mix (clients) | ÷ ceiling | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for c in "${CONNECTIONS[@]}"; do
+    echo "| $c | ${VE_RPS[$c]} | ${VE_VERIFIED[$c]} / ${VE_RECLICK[$c]} | ${VE_CEIL[$c]} (${PGB_CLIENTS[$c]}) | $(pct "${VE_RPS[$c]}" "${VE_CEIL[$c]}") | ${VE_P50[$c]} | ${VE_P99[$c]} | ${VE_MAX[$c]} | ${VE_NON2XX[$c]} | ${VE_503[$c]} | ${VE_5XX[$c]} | ${VE_SOCKERR[$c]} | $(awk -v k="${VE_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
+  done
+  echo
+  echo "## Mail (outbox of $MAIL_EMAILS pending emails each row, \`signup-api --worker-only\` → scripts/mail-catcher.py, OUTBOX_BATCH_SIZE=$OUTBOX_BATCH; $CATCHER_FILES .eml files saved in all)"
+  echo
+  echo "| MAIL_WORKERS | sent | dead | seconds (process start → outbox empty) | emails/s |"
+  echo "|---|---|---|---|---|"
+  for w in "$MAIL_WORKERS_N" "$MAIL_WORKERS_WIDE"; do
+    echo "| $w | ${MAIL_SENT[$w]} | ${MAIL_DEAD[$w]} | ${MAIL_SECONDS[$w]} | ${MAIL_RATE[$w]} |"
+  done
+  echo
+  echo "## Commands"
+  echo
+  echo '```sh'
+  echo "bench/run.sh   # make bench"
+  echo "cc -O2 -o argon2_ceiling bench/argon2_ceiling.c -largon2 -pthread && ./argon2_ceiling $ARGON2_SECONDS"
+  echo "PORT=$API_PORT RATE_LIMITS_ENABLED=false MAIL_WORKERS=0 DATABASE_URL=\$(scripts/pg-local.sh url $DB_NAME) build/signup-api"
+  echo "wrk -t$WRK_THREADS -c<C> -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/signup.lua $API -- <run-tag>"
+  echo "pgbench -M prepared -n -f bench/verify.sql -D ntok=$N_TOKENS -c <C> -j $WRK_THREADS -T $PGBENCH_SECONDS <db-url>"
+  echo "pgbench -M prepared -n -f bench/verify_reclick.sql -D ntok=$N_TOKENS -c <C> -j $WRK_THREADS -T $PGBENCH_SECONDS <db-url>"
+  echo "wrk -t$WRK_THREADS -c<C> -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/verify.lua $API -- tokens.txt $WRK_THREADS"
+  echo "MAIL_WORKERS=<$MAIL_WORKERS_N|$MAIL_WORKERS_WIDE> OUTBOX_BATCH_SIZE=$OUTBOX_BATCH SMTP_PORT=$CATCHER_PORT SMTP_TLS=off build/signup-api --worker-only"
+  echo '```'
+  echo
+  echo "C = ${CONNECTIONS[*]}; pgbench clients are capped at max_connections − 20 = $PG_CLIENT_CAP (the cluster is shared)."
+} >"$REPORT"
+
+mkdir -p bench/results docs
+OUT=bench/results/$DATE-$COMMIT.md
+cp "$REPORT" "$OUT"
+{
+  cat bench/preamble.md
+  echo
+  sed 's/^# Benchmark results:/## Latest results:/; s/^## /### /' "$REPORT" | sed 's/^### Latest results:/## Latest results:/'
+} >docs/performance.md
+log "done in $((SECONDS - STARTED_AT)) s: $OUT and docs/performance.md"
+cat "$REPORT"
