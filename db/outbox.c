@@ -2,6 +2,7 @@
  * send can end. Every value is a query parameter. */
 #include "outbox.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +94,61 @@ static enum db_status run_update(PGconn *conn, const char *sql, int n, const cha
     return status;
 }
 
-enum db_status outbox_mark_sent(PGconn *conn, const char *id, const char *attempts)
+/* Appends "{a,b,...}" of the decimal strings to buf; false when it does not
+ * fit. The values come from the claim's own result, so they are digits. */
+static bool format_int_array(char *buf, size_t size, const char *const *values, size_t n)
 {
-    const char *params[] = {id, attempts};
-    return run_update(conn,
-                      "UPDATE email_outbox SET status = 'sent', sent_at = now(), verify_link = NULL, "
-                      "locked_until = NULL, last_error = NULL" STILL_CLAIMED,
-                      2, params, "outbox_mark_sent");
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int written = snprintf(buf + used, size - used, "%c%s", i == 0 ? '{' : ',', values[i]);
+        if (written < 0 || (size_t)written >= size - used)
+            return false;
+        used += (size_t)written;
+    }
+    if (n == 0 || used + 2 > size)
+        return false;
+    buf[used] = '}';
+    buf[used + 1] = '\0';
+    return true;
+}
+
+enum db_status outbox_mark_sent(PGconn *conn, const char *const *ids, const char *const *attempts, size_t n)
+{
+    /* One statement, so one commit (one WAL flush) for the whole batch. */
+    static const char SQL[] =
+        "UPDATE email_outbox o SET status = 'sent', sent_at = now(), verify_link = NULL, "
+        "       locked_until = NULL, last_error = NULL "
+        "  FROM unnest($1::bigint[], $2::int[]) AS claim(id, attempts) "
+        " WHERE o.id = claim.id AND o.status = 'sending' AND o.attempts = claim.attempts";
+    if (n == 0)
+        return DB_OK;
+    size_t size = n * 22 + 2; /* a bigint is at most 20 digits, plus its separator */
+    char *id_array = malloc(size);
+    char *attempt_array = malloc(size);
+    enum db_status status = DB_ERROR;
+    if (id_array == NULL || attempt_array == NULL || !format_int_array(id_array, size, ids, n) ||
+        !format_int_array(attempt_array, size, attempts, n)) {
+        log_event(LOG_LEVEL_ERROR, "outbox_mark_sent_failed", "error", "out of memory", LOG_END);
+        goto cleanup;
+    }
+    const char *params[] = {id_array, attempt_array};
+    PGresult *res = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        status = DB_OK;
+        long updated = atol(PQcmdTuples(res));
+        if ((size_t)updated != n) {
+            char lost[24];
+            snprintf(lost, sizeof lost, "%zu", n - (size_t)updated);
+            log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "emails", lost, "step", "outbox_mark_sent", LOG_END);
+        }
+    } else {
+        status = db_failure(conn, res, "outbox_mark_sent");
+    }
+    PQclear(res);
+cleanup:
+    free(id_array);
+    free(attempt_array);
+    return status;
 }
 
 enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attempts, long delay_ms,

@@ -52,8 +52,9 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s);
  * claimed (the claim's generation): if the lease expired and another worker
  * re-claimed the row, the update changes nothing (logged as lease lost). */
 
-/* Sent: scrubs the link (and with it the raw token) from the row. */
-enum db_status outbox_mark_sent(PGconn *conn, const char *id, const char *attempts);
+/* Sent: scrubs the link (and with it the raw token) from each of the n rows
+ * (ids[i] claimed with attempts[i]), in one statement. */
+enum db_status outbox_mark_sent(PGconn *conn, const char *const *ids, const char *const *attempts, size_t n);
 
 /* Transient failure: pending again after delay_ms, error kept. */
 enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attempts, long delay_ms,

@@ -94,10 +94,19 @@ static bool wait_for_work(struct worker *w, PGconn *conn)
     return true;
 }
 
-/* Records one message's fate. attempt_text is the claimed attempts value.
- * Returns false when the database failed. */
-static bool record_result(struct worker *w, PGconn *conn, const char *id, const char *attempt_text,
-                          const struct smtp_outgoing *out, const char *session_error)
+static void log_email_result(const char *id, const char *attempt_text, const char *result, int code)
+{
+    char code_text[8];
+    snprintf(code_text, sizeof code_text, "%d", code);
+    log_event(strcmp(result, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "email_send", "outbox_id", id, "result",
+              result, "attempt", attempt_text, "smtp_code", code_text, LOG_END);
+}
+
+/* Records a message that was not accepted: retried later, or dead when the
+ * refusal was permanent or attempts ran out. attempt_text is the claimed
+ * attempts value. Returns false when the database failed. */
+static bool record_failure(struct worker *w, PGconn *conn, const char *id, const char *attempt_text,
+                           const struct smtp_outgoing *out, const char *session_error)
 {
     const struct outbox_worker_settings *s = w->owner->settings;
     int attempts = atoi(attempt_text);
@@ -105,28 +114,24 @@ static bool record_result(struct worker *w, PGconn *conn, const char *id, const 
     const char *result;
     enum db_status status;
 
-    if (out->code >= 200 && out->code < 300) {
-        status = outbox_mark_sent(conn, id, attempt_text);
-        result = "sent";
-        metrics_record_email(METRICS_EMAIL_SENT);
+    snprintf(error, sizeof error, "%s%s%s", out->code ? out->detail : "", out->code ? "" : "no reply: ",
+             out->code ? "" : (session_error[0] ? session_error : "session failed"));
+    if (out->is_permanent || attempts >= s->max_attempts) {
+        status = outbox_mark_dead(conn, id, attempt_text, error);
+        result = "dead";
+        metrics_record_email(METRICS_EMAIL_DEAD);
     } else {
-        snprintf(error, sizeof error, "%s%s%s", out->code ? out->detail : "", out->code ? "" : "no reply: ",
-                 out->code ? "" : (session_error[0] ? session_error : "session failed"));
-        if (out->is_permanent || attempts >= s->max_attempts) {
-            status = outbox_mark_dead(conn, id, attempt_text, error);
-            result = "dead";
-            metrics_record_email(METRICS_EMAIL_DEAD);
-        } else {
-            status = outbox_mark_retry(conn, id, attempt_text, retry_delay_ms(w, attempts), error);
-            result = "retry";
-            metrics_record_email(METRICS_EMAIL_RETRY);
-        }
+        status = outbox_mark_retry(conn, id, attempt_text, retry_delay_ms(w, attempts), error);
+        result = "retry";
+        metrics_record_email(METRICS_EMAIL_RETRY);
     }
-    char code_text[8];
-    snprintf(code_text, sizeof code_text, "%d", out->code);
-    log_event(strcmp(result, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "email_send", "outbox_id", id, "result",
-              result, "attempt", attempt_text, "smtp_code", code_text, LOG_END);
+    log_email_result(id, attempt_text, result, out->code);
     return status == DB_OK;
+}
+
+static bool is_accepted(const struct smtp_outgoing *out)
+{
+    return out->code >= 200 && out->code < 300;
 }
 
 static char *build_message(const struct outbox_worker_settings *s, PGresult *rows, int row)
@@ -157,6 +162,8 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     char session_error[256] = "";
     int claimed, sendable = 0, result = -1;
     int *rows_of = NULL;
+    const char **sent_ids = NULL, **sent_attempts = NULL;
+    int *sent_codes = NULL;
 
     PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s);
     if (rows == NULL)
@@ -169,7 +176,11 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     outgoing = calloc((size_t)claimed, sizeof *outgoing);
     texts = calloc((size_t)claimed, sizeof *texts);
     rows_of = calloc((size_t)claimed, sizeof *rows_of);
-    if (outgoing == NULL || texts == NULL || rows_of == NULL)
+    sent_ids = calloc((size_t)claimed, sizeof *sent_ids);
+    sent_attempts = calloc((size_t)claimed, sizeof *sent_attempts);
+    sent_codes = calloc((size_t)claimed, sizeof *sent_codes);
+    if (outgoing == NULL || texts == NULL || rows_of == NULL || sent_ids == NULL || sent_attempts == NULL ||
+        sent_codes == NULL)
         goto cleanup; /* the lease expires and the rows are claimed again */
 
     for (int i = 0; i < claimed; i++) {
@@ -179,8 +190,8 @@ static int deliver_batch(struct worker *w, PGconn *conn)
              * retrying cannot fix it. */
             struct smtp_outgoing failed = {.code = 554, .is_permanent = true};
             snprintf(failed.detail, sizeof failed.detail, "554 message could not be built");
-            if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
-                               &failed, ""))
+            if (!record_failure(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
+                                &failed, ""))
                 goto cleanup;
             continue;
         }
@@ -194,11 +205,29 @@ static int deliver_batch(struct worker *w, PGconn *conn)
         if (session_error[0] != '\0')
             log_event(LOG_LEVEL_WARN, "smtp_session_failed", "error", session_error, LOG_END);
     }
+    /* Accepted messages are marked sent together (one commit per batch, not
+     * one per email); the rare refusals one by one. */
+    int accepted = 0;
     for (int k = 0; k < sendable; k++) {
         int i = rows_of[k];
-        if (!record_result(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
-                           &outgoing[k], session_error))
-            goto cleanup;
+        if (!is_accepted(&outgoing[k])) {
+            if (!record_failure(w, conn, PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS),
+                                &outgoing[k], session_error))
+                goto cleanup;
+            continue;
+        }
+        sent_ids[accepted] = PQgetvalue(rows, i, OUTBOX_COL_ID);
+        sent_attempts[accepted] = PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS);
+        sent_codes[accepted] = outgoing[k].code;
+        accepted++;
+    }
+    if (accepted > 0) {
+        if (outbox_mark_sent(conn, sent_ids, sent_attempts, (size_t)accepted) != DB_OK)
+            goto cleanup; /* the lease expires and they are sent again (at least once) */
+        for (int k = 0; k < accepted; k++) {
+            metrics_record_email(METRICS_EMAIL_SENT);
+            log_email_result(sent_ids[k], sent_attempts[k], "sent", sent_codes[k]);
+        }
     }
     result = claimed;
 
@@ -208,6 +237,9 @@ cleanup:
     free(texts);
     free(outgoing);
     free(rows_of);
+    free(sent_ids);
+    free(sent_attempts);
+    free(sent_codes);
     PQclear(rows);
     return result;
 }

@@ -70,6 +70,12 @@ run_suite() {
   fi
 }
 
+# TEST_SUITES="check_a check_b": run only those (for iterating; `make test` runs all).
+if [ -n "${TEST_SUITES:-}" ]; then
+  read -r -a unit_suites <<<"$TEST_SUITES"
+  integration_suites=()
+fi
+
 if [ "${VALGRIND:-0}" = 1 ]; then
   # The e2e suite drives Node and Chromium, not our memory; it runs in the other modes.
   integration_suites=("${integration_suites[@]/check_e2e/}")
