@@ -79,61 +79,50 @@ static enum verify_result verify_failure(enum db_status status)
 
 enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex, char email[EMAIL_BUF_SIZE])
 {
-    /* One round trip: lock the token and its account, and report what they
-     * looked like before this request changed anything. */
-    static const char LOOKUP_SQL[] =
-        "SELECT t.account_id, t.expires_at > now(), a.email_verified_at IS NOT NULL, a.email "
+    /* One statement, so one round trip and one (implicit) transaction. The
+     * UPDATE verifies the account only if it is not verified yet and the token
+     * is live; a concurrent first click of the same account blocks on its row
+     * and, once that commits, no longer matches (so exactly one request says
+     * "verified"). The SELECT reports the rows as they were before: what the
+     * outcome is follows from that and from whether this statement verified.
+     * A re-click changes nothing, so it locks nothing and writes no WAL. */
+    static const char SQL[] =
+        "WITH verified AS ("
+        "  UPDATE accounts a SET email_verified_at = now() FROM verification_tokens t "
+        "   WHERE t.token_hash = $1::bytea AND a.id = t.account_id "
+        "     AND a.email_verified_at IS NULL AND t.expires_at > now() "
+        "  RETURNING a.id), "
+        "used AS (UPDATE verification_tokens SET used_at = now() "
+        "          WHERE token_hash = $1::bytea AND EXISTS (SELECT 1 FROM verified)) "
+        "SELECT EXISTS (SELECT 1 FROM verified), t.expires_at > now(), a.email_verified_at IS NOT NULL, a.email "
         "  FROM verification_tokens t JOIN accounts a ON a.id = t.account_id "
-        " WHERE t.token_hash = $1::bytea FOR UPDATE OF t, a";
-    static const char VERIFY_SQL[] =
-        "WITH used AS (UPDATE verification_tokens SET used_at = now() WHERE token_hash = $1::bytea) "
-        "UPDATE accounts SET email_verified_at = now() WHERE id = $2";
-    const char *lookup_params[] = {token_hash_hex};
-    enum verify_result result;
-    enum db_status status;
-    PGresult *res = NULL;
+        " WHERE t.token_hash = $1::bytea";
+    const char *params[] = {token_hash_hex};
 
     email[0] = '\0';
-    if ((status = db_command(conn, "BEGIN", "verify_begin")) != DB_OK)
-        return verify_failure(status);
-    res = PQexecParams(conn, LOOKUP_SQL, 1, NULL, lookup_params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        result = verify_failure(db_failure(conn, res, "verify_lookup"));
-        goto rollback;
+        enum verify_result failure = verify_failure(db_failure(conn, res, "verify"));
+        PQclear(res);
+        return failure;
     }
     if (PQntuples(res) == 0) {
-        result = VERIFY_INVALID;
-        goto rollback;
+        PQclear(res);
+        return VERIFY_INVALID;
     }
     snprintf(email, EMAIL_BUF_SIZE, "%s", PQgetvalue(res, 0, 3));
+    bool did_verify = PQgetvalue(res, 0, 0)[0] == 't';
     bool is_live = PQgetvalue(res, 0, 1)[0] == 't';
-    bool is_verified = PQgetvalue(res, 0, 2)[0] == 't';
+    bool was_verified = PQgetvalue(res, 0, 2)[0] == 't';
+    PQclear(res);
+    if (did_verify)
+        return VERIFY_VERIFIED;
     /* Already verified wins over expired: a mail scanner may have opened the
-     * link first, and the person should not be told to fetch a new one. */
-    if (is_verified) {
-        result = VERIFY_ALREADY_VERIFIED;
-        goto rollback;
-    }
-    if (!is_live) {
-        result = VERIFY_EXPIRED;
-        goto rollback;
-    }
-    const char *verify_params[] = {token_hash_hex, PQgetvalue(res, 0, 0)};
-    PGresult *update = PQexecParams(conn, VERIFY_SQL, 2, NULL, verify_params, NULL, NULL, 0);
-    status = PQresultStatus(update) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, update, "verify_update");
-    PQclear(update);
-    if (status != DB_OK) {
-        result = verify_failure(status);
-        goto rollback;
-    }
-    PQclear(res);
-    status = db_command(conn, "COMMIT", "verify_commit");
-    return status == DB_OK ? VERIFY_VERIFIED : verify_failure(status);
-
-rollback:
-    PQclear(res);
-    (void)db_command(conn, "ROLLBACK", "verify_rollback");
-    return result;
+     * link first, and the person should not be told to fetch a new one. A
+     * live token that did not verify lost the race to a concurrent click. */
+    if (was_verified || is_live)
+        return VERIFY_ALREADY_VERIFIED;
+    return VERIFY_EXPIRED;
 }
 
 static enum resend_result resend_failure(enum db_status status)
