@@ -8,7 +8,8 @@
 # is shared, so it is left running). Everything it starts is stopped on exit.
 #
 # Environment: BENCH_SECONDS (20, per wrk run), PGBENCH_SECONDS (= BENCH_SECONDS),
-# ARGON2_SECONDS (10), BENCH_CONNECTIONS ("8 64 256"), MAIL_EMAILS (5000),
+# ARGON2_SECONDS (10), ARGON2_BRACKET_SECONDS (5, before and after each sign-up
+# row), BENCH_CONNECTIONS ("8 64 256"), MAIL_EMAILS (5000),
 # BENCH_MAIL_WORKERS (2; the target row), BENCH_MAIL_WORKERS_WIDE (4; a second
 # drain showing the worker-count lever), BENCH_OUTBOX_BATCH (50),
 # BENCH_PORT_BASE (18700; uses it and the next two ports).
@@ -21,6 +22,7 @@ cd "$ROOT"
 BENCH_SECONDS=${BENCH_SECONDS:-20}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-$BENCH_SECONDS}
 ARGON2_SECONDS=${ARGON2_SECONDS:-10}
+ARGON2_BRACKET_SECONDS=${ARGON2_BRACKET_SECONDS:-5}
 read -r -a CONNECTIONS <<<"${BENCH_CONNECTIONS:-8 64 256}"
 MAIL_EMAILS=${MAIL_EMAILS:-5000}
 MAIL_WORKERS_N=${BENCH_MAIL_WORKERS:-2}
@@ -195,13 +197,27 @@ A2_THREADS=$(awk -F= '$1 == "threads" {print $2}' "$WORK/argon2.txt")
 
 # --- 3. sign-up ----------------------------------------------------------------------
 
+# This machine's speed drifts by ±15 % over minutes (a shared VM: measured,
+# the same ceiling run gave 94 and 70 hashes/s ten minutes apart), so each row
+# is compared with the ceiling measured right before and right after it.
+bracket_ceiling() { # bracket_ceiling <output file>
+  "$WORK/argon2_ceiling" "$ARGON2_BRACKET_SECONDS" >"$1"
+  awk -F= '$1 == "hashes_per_s" {print $2}' "$1"
+}
+
 RUN_TAG=$(date +%s)
-declare -A SU_RPS SU_P50 SU_P99 SU_MAX SU_NON2XX SU_503 SU_5XX SU_SOCKERR SU_RSS
-for c in "${CONNECTIONS[@]}"; do
-  log "sign-up at $c connections (${BENCH_SECONDS} s)"
+declare -A SU_RPS SU_P50 SU_P99 SU_MAX SU_NON2XX SU_503 SU_5XX SU_SOCKERR SU_RSS SU_CEIL SU_CEIL_BEFORE SU_CEIL_AFTER
+# Sign-up also runs at one connection per core: the latency target (p99 within
+# 4 single hashes) can only hold while requests do not queue for the cores.
+SU_CONNECTIONS=("$(nproc)" "${CONNECTIONS[@]}")
+for c in "${SU_CONNECTIONS[@]}"; do
+  log "sign-up at $c connections (${BENCH_SECONDS} s, argon2 ceiling ${ARGON2_BRACKET_SECONDS} s before and after)"
   start_server "$WORK/server-signup-$c.log"
+  SU_CEIL_BEFORE[$c]=$(bracket_ceiling "$WORK/argon2-before-$c.txt")
   wrk -t"$WRK_THREADS" -c"$c" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/signup.lua "$API" \
     -- "r$RUN_TAG-c$c" >"$WORK/wrk-signup-$c.txt" 2>&1
+  SU_CEIL_AFTER[$c]=$(bracket_ceiling "$WORK/argon2-after-$c.txt")
+  SU_CEIL[$c]=$(awk -v a="${SU_CEIL_BEFORE[$c]}" -v b="${SU_CEIL_AFTER[$c]}" 'BEGIN {printf "%.2f", (a + b) / 2}')
   SU_RSS[$c]=$(vm_hwm_kib "$SERVER_PID")
   stop_server
   f=$WORK/wrk-signup-$c.txt
@@ -353,12 +369,14 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b) ? 1 : 0}'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b) ? 1 : 0}'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b) ? 1 : 0}'; }
 
-SU_RATIO=$(pct "${SU_RPS[64]:-0}" "$A2_RATE")
+SU_RATIO=$(pct "${SU_RPS[64]:-0}" "${SU_CEIL[64]:-1}")
 P99_LIMIT=$(awk -v s="$A2_SINGLE_MS" 'BEGIN {printf "%.1f", 4 * s}')
 VE_RATIO=$(pct "${VE_RPS[64]:-0}" "${VE_CEIL[64]:-1}")
 PEAK_RSS_KIB=0
-for c in "${CONNECTIONS[@]}"; do
+for c in "${SU_CONNECTIONS[@]}"; do
   ((SU_RSS[$c] > PEAK_RSS_KIB)) && PEAK_RSS_KIB=${SU_RSS[$c]}
+done
+for c in "${CONNECTIONS[@]}"; do
   ((VE_RSS[$c] > PEAK_RSS_KIB)) && PEAK_RSS_KIB=${VE_RSS[$c]}
 done
 PEAK_RSS_MIB=$(awk -v k="$PEAK_RSS_KIB" 'BEGIN {printf "%.1f", k / 1024}')
@@ -367,6 +385,11 @@ LAST=${CONNECTIONS[-1]}
 T_SU_RATE=$(ge "$SU_RATIO" 0.90)
 T_SU_ERR=$([ "${SU_NON2XX[64]:-1}" = 0 ] && [ "${SU_SOCKERR[64]:-1}" = 0 ] && echo 1 || echo 0)
 T_SU_P99=$(le "${SU_P99[64]:-1e9}" "$P99_LIMIT")
+NPROC_C=$(nproc)
+T_SU_P99_CORES=$(le "${SU_P99[$NPROC_C]:-1e9}" "$P99_LIMIT")
+# Little's law for a closed loop: 64 connections served at X req/s spend 64 / X
+# seconds per request on average, so no p99 can be below that.
+SU_FLOOR_MS=$(awk -v x="${SU_CEIL[64]:-1}" 'BEGIN {printf "%.0f", 64 / x * 1000}')
 T_VE_RATE=$(ge "$VE_RATIO" 0.70)
 T_VE_P99=$(lt "${VE_P99[64]:-1e9}" 20)
 T_5XX=$([ "${SU_5XX[$LAST]}" = 0 ] && [ "${VE_5XX[$LAST]}" = 0 ] && echo 1 || echo 0)
@@ -385,9 +408,10 @@ REPORT=$WORK/report.md
   echo
   echo "| Target | Measured | Result |"
   echo "|---|---|---|"
-  echo "| sign-up rps @64 ≥ 0.90 × argon2 ceiling | ${SU_RPS[64]:-n/a} / $A2_RATE = **$SU_RATIO** | $(yn "$T_SU_RATE") |"
+  echo "| sign-up rps @64 ≥ 0.90 × argon2 ceiling (measured just before and after the row) | ${SU_RPS[64]:-n/a} / ${SU_CEIL[64]:-n/a} = **$SU_RATIO** | $(yn "$T_SU_RATE") |"
   echo "| sign-up @64: zero errors | non-2xx ${SU_NON2XX[64]:-n/a}, socket errors/timeouts ${SU_SOCKERR[64]:-n/a} | $(yn "$T_SU_ERR") |"
-  echo "| sign-up p99 @64 ≤ 4 × single hash ($A2_SINGLE_MS ms × 4 = $P99_LIMIT ms) | ${SU_P99[64]:-n/a} ms | $(yn "$T_SU_P99") |"
+  echo "| sign-up p99 @64 ≤ 4 × single hash ($A2_SINGLE_MS ms × 4 = $P99_LIMIT ms) | ${SU_P99[64]:-n/a} ms; unreachable with 64 closed-loop connections: even at the argon2 ceiling each waits 64 / ${SU_CEIL[64]:-n/a} = $SU_FLOOR_MS ms on average (Little's law) | $(yn "$T_SU_P99") |"
+  echo "| sign-up p99 @$NPROC_C (one connection per core) ≤ 4 × single hash ($P99_LIMIT ms) | ${SU_P99[$NPROC_C]:-n/a} ms | $(yn "$T_SU_P99_CORES") |"
   echo "| verify rps @64 ≥ 0.70 × pgbench ceiling of its SQL @64 | ${VE_RPS[64]:-n/a} / ${VE_CEIL[64]:-n/a} = **$VE_RATIO** | $(yn "$T_VE_RATE") |"
   echo "| verify p99 @64 < 20 ms | ${VE_P99[64]:-n/a} ms | $(yn "$T_VE_P99") |"
   echo "| @$LAST connections: no 5xx other than 503 | sign-up: ${SU_5XX[$LAST]} other 5xx (${SU_503[$LAST]} × 503); verify: ${VE_5XX[$LAST]} other 5xx (${VE_503[$LAST]} × 503) | $(yn "$T_5XX") |"
@@ -406,10 +430,10 @@ REPORT=$WORK/report.md
   echo
   echo "## Sign-up (POST /signup, unique corporate email per request, ${BENCH_SECONDS} s each, server restarted per row)"
   echo
-  echo "| Connections | req/s | ÷ argon2 ceiling | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  for c in "${CONNECTIONS[@]}"; do
-    echo "| $c | ${SU_RPS[$c]} | $(pct "${SU_RPS[$c]}" "$A2_RATE") | ${SU_P50[$c]} | ${SU_P99[$c]} | ${SU_MAX[$c]} | ${SU_NON2XX[$c]} | ${SU_503[$c]} | ${SU_5XX[$c]} | ${SU_SOCKERR[$c]} | $(awk -v k="${SU_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
+  echo "| Connections | req/s | argon2 ceiling before / after (hashes/s) | ÷ their mean | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for c in "${SU_CONNECTIONS[@]}"; do
+    echo "| $c | ${SU_RPS[$c]} | ${SU_CEIL_BEFORE[$c]} / ${SU_CEIL_AFTER[$c]} | $(pct "${SU_RPS[$c]}" "${SU_CEIL[$c]}") | ${SU_P50[$c]} | ${SU_P99[$c]} | ${SU_MAX[$c]} | ${SU_NON2XX[$c]} | ${SU_503[$c]} | ${SU_5XX[$c]} | ${SU_SOCKERR[$c]} | $(awk -v k="${SU_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
   done
   echo
   echo "## Verify (GET /verify?token=…, $N_TOKENS tokens issued by the sign-ups above, reset to unverified before each row)"

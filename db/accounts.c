@@ -18,11 +18,13 @@ static enum db_status email_existing_owner(PGconn *conn, const struct new_accoun
                                            const struct verification_mail *mail,
                                            const struct mail_limits *repeat_limits)
 {
-    static const char SQL[] = "SELECT id, email, full_name, email_verified_at IS NOT NULL FROM accounts "
-                              " WHERE lower(email) = lower($1) FOR UPDATE";
+    static const struct db_statement LOOKUP = {"account_lookup",
+                                               "SELECT id, email, full_name, email_verified_at IS NOT NULL "
+                                               "  FROM accounts WHERE lower(email) = lower($1) FOR UPDATE",
+                                               1};
     const char *params[] = {account->email};
     enum db_status status = DB_OK;
-    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &LOOKUP, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         status = db_failure(conn, res, "account_lookup");
@@ -47,10 +49,12 @@ enum account_register_result accounts_register(PGconn *conn, const struct new_ac
                                                const struct verification_mail *mail,
                                                const struct mail_limits *repeat_limits)
 {
-    static const char INSERT_SQL[] =
+    static const struct db_statement INSERT = {
+        "account_insert",
         "INSERT INTO accounts (email, full_name, phone_number, password_hash, terms_version, "
         "terms_accepted_at) VALUES ($1, $2, $3, $4, $5, now()) "
-        "ON CONFLICT ((lower(email))) DO NOTHING RETURNING id";
+        "ON CONFLICT ((lower(email))) DO NOTHING RETURNING id",
+        5};
     const char *params[] = {account->email, account->full_name, account->phone_number, account->password_hash,
                             account->terms_version};
     enum account_register_result result;
@@ -62,7 +66,7 @@ enum account_register_result accounts_register(PGconn *conn, const struct new_ac
 
     /* ON CONFLICT makes a concurrent duplicate wait for the first insert and
      * then do nothing: exactly one row, however many arrive together. */
-    res = PQexecParams(conn, INSERT_SQL, 5, NULL, params, NULL, NULL, 0);
+    res = db_exec_prepared(conn, &INSERT, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         result = register_failure(db_failure(conn, res, "account_insert"));
         goto rollback;

@@ -4,6 +4,7 @@
 #include "db_pool.h"
 
 #include <errno.h>
+#include <libpq-events.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +38,91 @@ static void log_notice(void *arg, const char *message)
     log_event(LOG_LEVEL_INFO, "db_notice", "message", line, LOG_END);
 }
 
+/* Which db_statements a connection has prepared: libpq "instance data" of the
+ * connection, so it lives and dies with the PGconn, and a reset (a new server
+ * session, with nothing prepared) empties it. */
+struct prepared_set {
+    const struct db_statement **statements;
+    size_t count, capacity;
+};
+
+static int prepared_set_event(PGEventId event, void *info, void *pass_through)
+{
+    (void)pass_through;
+    PGconn *conn;
+    switch (event) {
+    case PGEVT_REGISTER: {
+        conn = ((PGEventRegister *)info)->conn;
+        struct prepared_set *set = calloc(1, sizeof *set);
+        if (set != NULL && PQsetInstanceData(conn, prepared_set_event, set))
+            return 1;
+        free(set);
+        return 0;
+    }
+    case PGEVT_CONNRESET: {
+        conn = ((PGEventConnReset *)info)->conn;
+        struct prepared_set *set = PQinstanceData(conn, prepared_set_event);
+        if (set != NULL)
+            set->count = 0;
+        return 1;
+    }
+    case PGEVT_CONNDESTROY: {
+        conn = ((PGEventConnDestroy *)info)->conn;
+        struct prepared_set *gone = PQinstanceData(conn, prepared_set_event);
+        if (gone != NULL)
+            free(gone->statements);
+        free(gone);
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+static bool prepared_set_contains(const struct prepared_set *set, const struct db_statement *stmt)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->statements[i] == stmt)
+            return true;
+    }
+    return false;
+}
+
+static bool prepared_set_add(struct prepared_set *set, const struct db_statement *stmt)
+{
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 16;
+        const struct db_statement **grown = realloc(set->statements, capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        set->statements = grown;
+        set->capacity = capacity;
+    }
+    set->statements[set->count++] = stmt;
+    return true;
+}
+
+PGresult *db_exec_prepared(PGconn *conn, const struct db_statement *stmt, const char *const *params)
+{
+    struct prepared_set *set = PQinstanceData(conn, prepared_set_event);
+    if (set == NULL)
+        return PQexecParams(conn, stmt->sql, stmt->n_params, NULL, params, NULL, NULL, 0);
+    if (!prepared_set_contains(set, stmt)) {
+        PGresult *prepared = PQprepare(conn, stmt->name, stmt->sql, stmt->n_params, NULL);
+        if (PQresultStatus(prepared) != PGRES_COMMAND_OK)
+            return prepared;
+        PQclear(prepared);
+        if (!prepared_set_add(set, stmt)) {
+            /* Out of memory: unprepare, so a later attempt can prepare it anew. */
+            char sql[160];
+            snprintf(sql, sizeof sql, "DEALLOCATE %s", stmt->name);
+            PQclear(PQexec(conn, sql));
+            return PQexecParams(conn, stmt->sql, stmt->n_params, NULL, params, NULL, NULL, 0);
+        }
+    }
+    return PQexecPrepared(conn, stmt->name, stmt->n_params, params, NULL, NULL, 0);
+}
+
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
 {
     /* Our defaults come first so that a value in the URL overrides them
@@ -57,6 +143,8 @@ PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
         return NULL;
     }
     PQsetNoticeProcessor(conn, log_notice, NULL);
+    if (!PQregisterEventProc(conn, prepared_set_event, "prepared_set", NULL))
+        log_event(LOG_LEVEL_WARN, "db_prepared_statements_off", "error", "out of memory", LOG_END);
     return conn;
 }
 

@@ -13,12 +13,14 @@ enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
 {
     /* Message-IDs are random (no counter to leak volumes) and fixed per row,
      * so a re-send after a crash carries the same ID and can be deduplicated. */
-    static const char SQL[] =
+    static const struct db_statement ENQUEUE = {
+        "outbox_enqueue",
         "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
-        "VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6)";
+        "VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6)",
+        6};
     const char *params[] = {entry->kind,        entry->account_id,  entry->recipient,
                             entry->recipient_name, entry->verify_link, entry->message_id_domain};
-    PGresult *res = PQexecParams(conn, SQL, 6, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &ENQUEUE, params);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "outbox_enqueue");
     PQclear(res);
     return status;
@@ -26,10 +28,13 @@ enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
 
 enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *last_minute, long *last_hour)
 {
-    static const char SQL[] = "SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), count(*) "
-                              "FROM email_outbox WHERE account_id = $1 AND created_at > now() - interval '1 hour'";
+    static const struct db_statement RECENT = {
+        "outbox_recent_counts",
+        "SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), count(*) "
+        "FROM email_outbox WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
+        1};
     const char *params[] = {account_id};
-    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &RECENT, params);
     enum db_status status = DB_OK;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         *last_minute = atol(PQgetvalue(res, 0, 0));
@@ -58,19 +63,21 @@ enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_
 
 PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
 {
-    static const char SQL[] =
+    static const struct db_statement CLAIM = {
+        "outbox_claim",
         "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, "
         "       locked_until = now() + make_interval(secs => $2::int) "
         " WHERE id IN (SELECT id FROM email_outbox "
         "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
         "                  OR (status = 'sending' AND locked_until < now()) "
         "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
-        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts";
+        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts",
+        2};
     char limit_text[16], lease_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     snprintf(lease_text, sizeof lease_text, "%d", lease_s);
     const char *params[] = {limit_text, lease_text};
-    PGresult *res = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &CLAIM, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_failure(conn, res, "outbox_claim");
         PQclear(res);
@@ -84,12 +91,12 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
  * lease ran out (and whose row another worker re-claimed) changes nothing. */
 #define STILL_CLAIMED " WHERE id = $1 AND status = 'sending' AND attempts = $2::int"
 
-static enum db_status run_update(PGconn *conn, const char *sql, int n, const char *const *params, const char *step)
+static enum db_status run_update(PGconn *conn, const struct db_statement *stmt, const char *const *params)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, step);
+    PGresult *res = db_exec_prepared(conn, stmt, params);
+    enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, stmt->name);
     if (status == DB_OK && strcmp(PQcmdTuples(res), "0") == 0)
-        log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "outbox_id", params[0], "step", step, LOG_END);
+        log_event(LOG_LEVEL_WARN, "outbox_lease_lost", "outbox_id", params[0], "step", stmt->name, LOG_END);
     PQclear(res);
     return status;
 }
@@ -115,11 +122,13 @@ static bool format_int_array(char *buf, size_t size, const char *const *values, 
 enum db_status outbox_mark_sent(PGconn *conn, const char *const *ids, const char *const *attempts, size_t n)
 {
     /* One statement, so one commit (one WAL flush) for the whole batch. */
-    static const char SQL[] =
+    static const struct db_statement MARK_SENT = {
+        "outbox_mark_sent",
         "UPDATE email_outbox o SET status = 'sent', sent_at = now(), verify_link = NULL, "
         "       locked_until = NULL, last_error = NULL "
         "  FROM unnest($1::bigint[], $2::int[]) AS claim(id, attempts) "
-        " WHERE o.id = claim.id AND o.status = 'sending' AND o.attempts = claim.attempts";
+        " WHERE o.id = claim.id AND o.status = 'sending' AND o.attempts = claim.attempts",
+        2};
     if (n == 0)
         return DB_OK;
     size_t size = n * 22 + 2; /* a bigint is at most 20 digits, plus its separator */
@@ -132,7 +141,7 @@ enum db_status outbox_mark_sent(PGconn *conn, const char *const *ids, const char
         goto cleanup;
     }
     const char *params[] = {id_array, attempt_array};
-    PGresult *res = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &MARK_SENT, params);
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         status = DB_OK;
         long updated = atol(PQcmdTuples(res));
@@ -156,18 +165,22 @@ enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attem
 {
     char delay_text[32];
     snprintf(delay_text, sizeof delay_text, "%ld", delay_ms);
+    static const struct db_statement MARK_RETRY = {
+        "outbox_mark_retry",
+        "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $4, "
+        "next_attempt_at = now() + make_interval(secs => $3::bigint / 1000.0)" STILL_CLAIMED,
+        4};
     const char *params[] = {id, attempts, delay_text, error};
-    return run_update(conn,
-                      "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $4, "
-                      "next_attempt_at = now() + make_interval(secs => $3::bigint / 1000.0)" STILL_CLAIMED,
-                      4, params, "outbox_mark_retry");
+    return run_update(conn, &MARK_RETRY, params);
 }
 
 enum db_status outbox_mark_dead(PGconn *conn, const char *id, const char *attempts, const char *error)
 {
+    static const struct db_statement MARK_DEAD = {
+        "outbox_mark_dead",
+        "UPDATE email_outbox SET status = 'dead', locked_until = NULL, last_error = $3, "
+        "verify_link = NULL" STILL_CLAIMED,
+        3};
     const char *params[] = {id, attempts, error};
-    return run_update(conn,
-                      "UPDATE email_outbox SET status = 'dead', locked_until = NULL, last_error = $3, "
-                      "verify_link = NULL" STILL_CLAIMED,
-                      3, params, "outbox_mark_dead");
+    return run_update(conn, &MARK_DEAD, params);
 }

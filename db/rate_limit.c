@@ -21,18 +21,20 @@ static bool should_prune(void)
 enum db_status rate_limit_hit(PGconn *conn, const struct rate_limit_rule *rules, size_t n_rules, const char *key,
                               long *retry_after_s)
 {
-    static const char SQL[] =
+    static const struct db_statement HIT = {
+        "rate_limit_hit",
         "INSERT INTO rate_limit_counters AS c (scope, key_hash, window_start, hits) "
         "VALUES ($1, sha256(convert_to($2, 'UTF8')), "
         "        date_bin(make_interval(secs => $3::int), now(), timestamptz 'epoch'), 1) "
         "ON CONFLICT (scope, key_hash, window_start) DO UPDATE SET hits = c.hits + 1 "
-        "RETURNING hits, ceil(extract(epoch FROM c.window_start + make_interval(secs => $3::int) - now()))";
+        "RETURNING hits, ceil(extract(epoch FROM c.window_start + make_interval(secs => $3::int) - now()))",
+        3};
     *retry_after_s = 0;
     for (size_t i = 0; i < n_rules; i++) {
         char window_text[24];
         snprintf(window_text, sizeof window_text, "%ld", rules[i].window_s);
         const char *params[] = {rules[i].scope, key, window_text};
-        PGresult *res = PQexecParams(conn, SQL, 3, NULL, params, NULL, NULL, 0);
+        PGresult *res = db_exec_prepared(conn, &HIT, params);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             enum db_status status = db_failure(conn, res, "rate_limit_hit");
             PQclear(res);

@@ -24,10 +24,12 @@ static enum db_status insert_token(PGconn *conn, const char *account_id, const s
     char ttl_text[32];
     snprintf(ttl_text, sizeof ttl_text, "%ld", mail->token_ttl_s);
     const char *params[] = {mail->token_hash_hex, account_id, ttl_text};
-    PGresult *res = PQexecParams(conn,
-                                 "INSERT INTO verification_tokens (token_hash, account_id, expires_at) "
-                                 "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))",
-                                 3, NULL, params, NULL, NULL, 0);
+    static const struct db_statement INSERT = {
+        "token_insert",
+        "INSERT INTO verification_tokens (token_hash, account_id, expires_at) "
+        "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))",
+        3};
+    PGresult *res = db_exec_prepared(conn, &INSERT, params);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "token_insert");
     PQclear(res);
     return status;
@@ -86,7 +88,8 @@ enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex
      * "verified"). The SELECT reports the rows as they were before: what the
      * outcome is follows from that and from whether this statement verified.
      * A re-click changes nothing, so it locks nothing and writes no WAL. */
-    static const char SQL[] =
+    static const struct db_statement CONSUME = {
+        "verification_consume",
         "WITH verified AS ("
         "  UPDATE accounts a SET email_verified_at = now() FROM verification_tokens t "
         "   WHERE t.token_hash = $1::bytea AND a.id = t.account_id "
@@ -96,11 +99,12 @@ enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex
         "          WHERE token_hash = $1::bytea AND EXISTS (SELECT 1 FROM verified)) "
         "SELECT EXISTS (SELECT 1 FROM verified), t.expires_at > now(), a.email_verified_at IS NOT NULL, a.email "
         "  FROM verification_tokens t JOIN accounts a ON a.id = t.account_id "
-        " WHERE t.token_hash = $1::bytea";
+        " WHERE t.token_hash = $1::bytea",
+        1};
     const char *params[] = {token_hash_hex};
 
     email[0] = '\0';
-    PGresult *res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = db_exec_prepared(conn, &CONSUME, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum verify_result failure = verify_failure(db_failure(conn, res, "verify"));
         PQclear(res);
@@ -133,8 +137,11 @@ static enum resend_result resend_failure(enum db_status status)
 enum resend_result verification_resend(PGconn *conn, const char *email, const struct verification_mail *mail,
                                        const struct mail_limits *limits)
 {
-    static const char LOOKUP_SQL[] = "SELECT id, email, full_name FROM accounts "
-                                     " WHERE lower(email) = lower($1) AND email_verified_at IS NULL FOR UPDATE";
+    static const struct db_statement LOOKUP = {"resend_lookup",
+                                               "SELECT id, email, full_name FROM accounts "
+                                               " WHERE lower(email) = lower($1) AND email_verified_at IS NULL "
+                                               "   FOR UPDATE",
+                                               1};
     const char *params[] = {email};
     enum resend_result result;
     enum db_status status;
@@ -142,7 +149,7 @@ enum resend_result verification_resend(PGconn *conn, const char *email, const st
 
     if ((status = db_command(conn, "BEGIN", "resend_begin")) != DB_OK)
         return resend_failure(status);
-    res = PQexecParams(conn, LOOKUP_SQL, 1, NULL, params, NULL, NULL, 0);
+    res = db_exec_prepared(conn, &LOOKUP, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         result = resend_failure(db_failure(conn, res, "resend_lookup"));
         goto rollback;

@@ -27,6 +27,21 @@ void db_pool_release(struct db_pool *pool, PGconn *conn);
  * NULL with libpq's message in err on failure; caller PQfinish()es. */
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size) __attribute__((warn_unused_result));
 
+/* A statement each connection prepares (parses and plans) once, on its first
+ * use there, and then only executes. name must be unique in the program; sql
+ * uses $1..$n_params. Define them as static const beside their callers. */
+struct db_statement {
+    const char *name;
+    const char *sql;
+    int n_params;
+};
+
+/* Executes stmt on conn with n_params text params, preparing it first when
+ * this connection has not yet (connections from db_connect() remember what
+ * they prepared; any other connection just runs the SQL). Returns the result,
+ * or the failed PREPARE's, for the caller to PQclear(). */
+PGresult *db_exec_prepared(PGconn *conn, const struct db_statement *stmt, const char *const *params);
+
 /* Outcome of a database step, as callers need to map it: "try again later"
  * (connection lost, server shutting down) versus a real error. */
 enum db_status { DB_OK, DB_UNAVAILABLE, DB_ERROR };
