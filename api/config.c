@@ -145,7 +145,7 @@ static const struct config_entry ENTRIES[] = {
     STR(database_url, "DATABASE_URL", "", NULL),
     {"AUTO_MIGRATE", TYPE_BOOL, "true", offsetof(struct config, auto_migrate), 0, 0, NULL},
     STR(migrations_dir, "MIGRATIONS_DIR", "db/migrations", check_not_empty),
-    NUM(db_pool_size, "DB_POOL_SIZE", "8", 1, 1000),
+    NUM(db_pool_size, "DB_POOL_SIZE", "0", 0, 1000),
     STR(smtp_host, "SMTP_HOST", "127.0.0.1", check_not_empty),
     NUM(smtp_port, "SMTP_PORT", "587", 1, 65535),
     STR(smtp_username, "SMTP_USERNAME", "", NULL),

@@ -22,7 +22,7 @@ struct config {
     char *database_url; /* "" = libpq's own defaults (PGHOST, PGPORT, ...) */
     bool auto_migrate;
     char *migrations_dir;
-    long db_pool_size;
+    long db_pool_size; /* PostgreSQL connections; 0 = twice the number of cores */
     /* Mail */
     char *smtp_host;
     long smtp_port;

@@ -85,7 +85,7 @@ static const struct {
     {"ARGON2_MEMORY_KIB", "1024"},
     {"ARGON2_ITERATIONS", "0"},
     {"ARGON2_PARALLELISM", "99"},
-    {"DB_POOL_SIZE", "0"},
+    {"DB_POOL_SIZE", "-1"},
 };
 
 START_TEST(test_config_invalid_value_fails_naming_the_variable)
