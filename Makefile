@@ -21,7 +21,7 @@ SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # Unit tests link only the modules they test (plus what those need).
 UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
-              check_verify_token check_mime
+              check_verify_token check_mime check_log
 check_string_set_SRCS        := api/string_set.c
 check_signup_validation_SRCS := api/signup_validation.c api/string_set.c api/utf8.c
 check_signup_request_SRCS    := api/signup_request.c api/signup_validation.c api/string_set.c api/utf8.c
@@ -29,6 +29,7 @@ check_config_SRCS            := api/config.c
 check_password_hash_SRCS     := db/password_hash.c api/log.c
 check_verify_token_SRCS      := api/verify_token.c
 check_mime_SRCS              := mail/mime.c
+check_log_SRCS               := api/log.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e

@@ -48,6 +48,46 @@ cleanup:
     json_decref(fields);
 }
 
+/* Appends s to out[*used..size) as the inside of a JSON string. Bytes that
+ * are not printable ASCII become \u00XX: the callers' values are ASCII when
+ * well-formed (ids, methods, route names), and escaping anything else keeps
+ * the line valid JSON without UTF-8 checks. Stops early when out is full. */
+static void append_json_text(char *out, size_t size, size_t *used, const char *s)
+{
+    static const char HEX[] = "0123456789abcdef";
+    for (; *s != '\0' && *used + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[(*used)++] = '\\';
+            out[(*used)++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            *used += (size_t)snprintf(out + *used, size - *used, "\\u00%c%c", HEX[c >> 4], HEX[c & 15]);
+        } else {
+            out[(*used)++] = (char)c;
+        }
+    }
+    out[*used] = '\0';
+}
+
+void log_http_request(const char *request_id, const char *method, const char *path, unsigned status,
+                      double duration_ms)
+{
+    char line[1024], ts[40];
+    size_t used = 0;
+    format_timestamp(ts, sizeof ts);
+    used += (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"info\",\"event\":\"http_request\",\"request_id\":\"",
+                             ts);
+    append_json_text(line, sizeof line - 160, &used, request_id);
+    used += (size_t)snprintf(line + used, sizeof line - used, "\",\"method\":\"");
+    append_json_text(line, sizeof line - 120, &used, method);
+    used += (size_t)snprintf(line + used, sizeof line - used, "\",\"path\":\"");
+    append_json_text(line, sizeof line - 80, &used, path);
+    used += (size_t)snprintf(line + used, sizeof line - used, "\",\"status\":%u,\"duration_ms\":%.3f}\n", status,
+                             duration_ms);
+    fwrite(line, 1, used < sizeof line ? used : sizeof line - 1, stderr);
+    fflush(stderr);
+}
+
 void log_event(enum log_level level, const char *event, ...)
 {
     json_t *fields = json_object();

@@ -216,10 +216,11 @@ for c in "${SU_CONNECTIONS[@]}"; do
   SU_CEIL_BEFORE[$c]=$(bracket_ceiling "$WORK/argon2-before-$c.txt")
   wrk -t"$WRK_THREADS" -c"$c" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/signup.lua "$API" \
     -- "r$RUN_TAG-c$c" >"$WORK/wrk-signup-$c.txt" 2>&1
+  SU_RSS[$c]=$(vm_hwm_kib "$SERVER_PID")
+  # Stopped first: it is still hashing the sign-ups queued when wrk ended.
+  stop_server
   SU_CEIL_AFTER[$c]=$(bracket_ceiling "$WORK/argon2-after-$c.txt")
   SU_CEIL[$c]=$(awk -v a="${SU_CEIL_BEFORE[$c]}" -v b="${SU_CEIL_AFTER[$c]}" 'BEGIN {printf "%.2f", (a + b) / 2}')
-  SU_RSS[$c]=$(vm_hwm_kib "$SERVER_PID")
-  stop_server
   f=$WORK/wrk-signup-$c.txt
   SU_RPS[$c]=$(field "$f" rps)
   SU_P50[$c]=$(field "$f" p50_ms)

@@ -105,7 +105,7 @@ static bool prepared_set_add(struct prepared_set *set, const struct db_statement
 {
     if (set->count == set->capacity) {
         size_t capacity = set->capacity ? set->capacity * 2 : 16;
-        const struct db_statement **grown = realloc(set->statements, capacity * sizeof *grown);
+        const struct db_statement **grown = realloc(set->statements, capacity * sizeof(const struct db_statement *));
         if (grown == NULL)
             return false;
         set->statements = grown;
@@ -257,11 +257,13 @@ static struct pool_slot *wait_in_line(struct db_pool *pool, const struct timespe
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&waiter.handed_over, &attr);
     pthread_condattr_destroy(&attr);
+    /* The queue links this stack variable only until this function returns:
+     * a releasing thread unlinks it (hand_over_or_free) or, on timeout, we do. */
     if (pool->last_waiter != NULL)
         pool->last_waiter->next = &waiter;
     else
-        pool->first_waiter = &waiter;
-    pool->last_waiter = &waiter;
+        pool->first_waiter = &waiter; // cppcheck-suppress autoVariables
+    pool->last_waiter = &waiter;      // cppcheck-suppress autoVariables
 
     while (waiter.slot == NULL) {
         if (pthread_cond_timedwait(&waiter.handed_over, &pool->lock, deadline) == ETIMEDOUT && waiter.slot == NULL) {

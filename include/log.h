@@ -20,4 +20,9 @@ void log_event(enum log_level level, const char *event, ...);
  * Steals the reference to fields (NULL allowed). */
 void log_event_json(enum log_level level, const char *event, json_t *fields);
 
+/* The access log line of one request (event "http_request"), written without
+ * building a JSON tree: it is on every request's path. */
+void log_http_request(const char *request_id, const char *method, const char *path, unsigned status,
+                      double duration_ms);
+
 #endif
