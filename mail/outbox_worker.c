@@ -163,7 +163,6 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     int claimed, sendable = 0, result = -1;
     int *rows_of = NULL;
     const char **sent_ids = NULL, **sent_attempts = NULL;
-    int *sent_codes = NULL;
 
     PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s);
     if (rows == NULL)
@@ -178,9 +177,7 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     rows_of = calloc((size_t)claimed, sizeof *rows_of);
     sent_ids = calloc((size_t)claimed, sizeof *sent_ids);
     sent_attempts = calloc((size_t)claimed, sizeof *sent_attempts);
-    sent_codes = calloc((size_t)claimed, sizeof *sent_codes);
-    if (outgoing == NULL || texts == NULL || rows_of == NULL || sent_ids == NULL || sent_attempts == NULL ||
-        sent_codes == NULL)
+    if (outgoing == NULL || texts == NULL || rows_of == NULL || sent_ids == NULL || sent_attempts == NULL)
         goto cleanup; /* the lease expires and the rows are claimed again */
 
     for (int i = 0; i < claimed; i++) {
@@ -218,15 +215,18 @@ static int deliver_batch(struct worker *w, PGconn *conn)
         }
         sent_ids[accepted] = PQgetvalue(rows, i, OUTBOX_COL_ID);
         sent_attempts[accepted] = PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS);
-        sent_codes[accepted] = outgoing[k].code;
         accepted++;
     }
     if (accepted > 0) {
         if (outbox_mark_sent(conn, sent_ids, sent_attempts, (size_t)accepted) != DB_OK)
             goto cleanup; /* the lease expires and they are sent again (at least once) */
-        for (int k = 0; k < accepted; k++) {
+        for (int k = 0; k < sendable; k++) {
+            if (!is_accepted(&outgoing[k]))
+                continue;
+            int i = rows_of[k];
             metrics_record_email(METRICS_EMAIL_SENT);
-            log_email_result(sent_ids[k], sent_attempts[k], "sent", sent_codes[k]);
+            log_email_result(PQgetvalue(rows, i, OUTBOX_COL_ID), PQgetvalue(rows, i, OUTBOX_COL_ATTEMPTS), "sent",
+                             outgoing[k].code);
         }
     }
     result = claimed;
@@ -239,7 +239,6 @@ cleanup:
     free(rows_of);
     free(sent_ids);
     free(sent_attempts);
-    free(sent_codes);
     PQclear(rows);
     return result;
 }
