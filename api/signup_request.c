@@ -148,11 +148,3 @@ enum signup_parse_status resend_request_parse(const char *body, size_t len, cons
     json_decref(object);
     return status;
 }
-
-void signup_request_wipe(struct signup_request *req)
-{
-    volatile char *p = req->password;
-    for (size_t i = 0; i < sizeof req->password; i++)
-        p[i] = '\0';
-    req->password_len = 0;
-}

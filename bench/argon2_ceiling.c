@@ -1,7 +1,7 @@
 /* argon2 ceiling: argon2id at the service's exact parameters (m=19456 KiB,
  * t=2, p=1, 16-byte salt, 32-byte hash) on every core at once, one thread per
  * core, each reusing one pre-faulted buffer through allocate_cbk/free_cbk as
- * db/password_hash.c does. Prints machine-readable "key=value" lines.
+ * auth/password_hash.c does. Prints machine-readable "key=value" lines.
  *
  *   argon2_ceiling [seconds] [threads] [memory_kib] [iterations]
  */

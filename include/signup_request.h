@@ -1,21 +1,13 @@
-/* signup_request: turns a POST /signup body into validated, normalised fields. */
+/* signup_request: turns a POST /signup or /verify/resend body into the
+ * validated, normalised input of the sign-up use cases (HTTP layer). */
 #ifndef SIGNUP_REQUEST_H
 #define SIGNUP_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "signup_service.h"
 #include "signup_validation.h"
-
-/* Everything stored for a new account, normalised. Fixed-size buffers: no
- * ownership to track, and the password can be wiped in place. */
-struct signup_request {
-    char full_name[FULL_NAME_BUF_SIZE];
-    char email[EMAIL_BUF_SIZE];
-    char phone_number[PHONE_E164_BUF_SIZE];
-    char password[PASSWORD_MAX_BYTES + 1];
-    size_t password_len;
-};
 
 enum signup_parse_status {
     SIGNUP_PARSE_OK,
@@ -38,8 +30,5 @@ enum signup_parse_status signup_request_parse(const char *body, size_t len, cons
 enum signup_parse_status resend_request_parse(const char *body, size_t len, const struct signup_rules *rules,
                                               char email[EMAIL_BUF_SIZE], struct field_errors *errors,
                                               char *detail, size_t detail_size);
-
-/* Overwrites the password so it does not linger in memory. */
-void signup_request_wipe(struct signup_request *req);
 
 #endif

@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 #include "rate_limit.h"
-#include "signup_request.h"
+#include "secret.h"
+#include "signup_validation.h"
 #include "verification.h"
 
 struct db_pool;
@@ -27,6 +28,23 @@ struct signup_service {
     struct rate_limit_rule signup_per_ip, signup_per_email;
     struct rate_limit_rule resend_per_ip, resend_per_email[2];
 };
+
+/* Everything stored for a new account, normalised. Fixed-size buffers: no
+ * ownership to track, and the password can be wiped in place. */
+struct signup_request {
+    char full_name[FULL_NAME_BUF_SIZE];
+    char email[EMAIL_BUF_SIZE];
+    char phone_number[PHONE_E164_BUF_SIZE];
+    char password[PASSWORD_MAX_BYTES + 1];
+    size_t password_len;
+};
+
+/* Overwrites the password so it does not linger in memory. */
+static inline void signup_request_wipe(struct signup_request *req)
+{
+    secret_wipe(req->password, sizeof req->password);
+    req->password_len = 0;
+}
 
 enum limited_action { LIMITED_SIGNUP, LIMITED_RESEND };
 

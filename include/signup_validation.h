@@ -7,16 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "account_fields.h"
+
 struct string_set;
 
-#define FULL_NAME_MAX_CHARS 100
-#define FULL_NAME_BUF_SIZE (FULL_NAME_MAX_CHARS * 4 + 1)
-#define EMAIL_MAX_OCTETS 254
-#define EMAIL_LOCAL_MAX_OCTETS 64
-#define EMAIL_BUF_SIZE (EMAIL_MAX_OCTETS + 1)
 #define PASSWORD_MIN_CHARS 8
-#define PASSWORD_MAX_BYTES 256
-#define PHONE_E164_BUF_SIZE 17 /* '+', at most 15 digits, NUL */
 #define PHONE_INPUT_MAX_BYTES 32
 
 /* One violation. All three strings are static: never freed, safe to keep. */

@@ -6,7 +6,7 @@
 #include <libpq-fe.h>
 
 #include "db_pool.h"
-#include "signup_validation.h"
+#include "account_fields.h"
 
 /* What a producer needs to queue a verification email; all borrowed. */
 struct verification_mail {

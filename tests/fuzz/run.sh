@@ -27,9 +27,9 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 
 # Each harness and the module sources it links.
 declare -A SOURCES=(
-  [fuzz_signup_request]="api/signup_request.c api/signup_validation.c api/string_set.c api/utf8.c"
-  [fuzz_validators]="api/signup_validation.c api/string_set.c api/utf8.c"
-  [fuzz_verify_token]="api/verify_token.c"
+  [fuzz_signup_request]="api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
+  [fuzz_validators]="auth/signup_validation.c core/string_set.c core/utf8.c"
+  [fuzz_verify_token]="auth/verify_token.c"
   [fuzz_mime]="mail/mime.c"
 )
 read -ra HARNESSES <<<"${FUZZ_HARNESSES:-fuzz_signup_request fuzz_validators fuzz_verify_token fuzz_mime}"
