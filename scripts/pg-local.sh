@@ -7,24 +7,34 @@
 #   scripts/pg-local.sh url [db]              libpq URI for the app role (default db: signup)
 #   scripts/pg-local.sh recreate-db <name>    drop (FORCE) and create <name>, owned by signup
 #   scripts/pg-local.sh psql [db] [args...]   psql as the app role (default db: signup)
+#   scripts/pg-local.sh dir                   print the cluster's directory (data, socket)
 #
-# Everything lives under var/ of this checkout: data in var/pg/data, unix socket
-# in var/pg/run, log in var/log/postgres.log, app password in var/pg/app-password.
+# Where things live. PostgreSQL refuses to run as root, so when this script runs as
+# root the server runs as the "postgres" system user (Debian's postgresql package).
+# That user cannot enter a checkout under a 0700 directory (root's home, mktemp -d),
+# so as root the cluster lives outside the checkout, in a directory of its own per
+# checkout, under a world-traversable base:
+#   /var/tmp/signup-api-pg/<hash of the checkout's path>/   (postgres, 0700)
+#       data/  the cluster    run/  unix socket    postgres.log  server log
+#       checkout  the path of the checkout it belongs to
+# ($PG_LOCAL_BASE overrides /var/tmp/signup-api-pg.) What a person needs stays in
+# var/ of the checkout: var/log/postgres.log (a symlink to the server log) and the
+# app password var/pg/app-password (root, 0600).
+# Not as root, the server runs as the current user, who owns the checkout, so
+# everything stays in var/: data var/pg/data, socket var/pg/run, log var/log/postgres.log.
+# Moving a checkout gives it a new, empty cluster. A cluster from before this layout
+# (var/pg/data as root) is no longer used: start prints how to delete it, and stop
+# also stops it if it runs on $PG_LOCAL_PORT.
 # Port: $PG_LOCAL_PORT (default 55432), listening on 127.0.0.1 only.
-# PostgreSQL refuses to run as root, so when run as root the server-side commands
-# run as the "postgres" system user (from Debian's postgresql package).
 set -euo pipefail
 
 unset CDPATH
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 VAR=$ROOT/var
-PG_DIR=$VAR/pg
-DATA=$PG_DIR/data
-SOCK_DIR=$PG_DIR/run
 LOG_DIR=$VAR/log
-LOG=$LOG_DIR/postgres.log
+VAR_LOG=$LOG_DIR/postgres.log
 LOCK=$VAR/run/pg-local.lock
-PASSWORD_FILE=$PG_DIR/app-password
+PASSWORD_FILE=$VAR/pg/app-password
 HOST=127.0.0.1
 PORT=${PG_LOCAL_PORT:-55432}
 APP_ROLE=signup
@@ -37,7 +47,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
+  sed -n '2,10s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -59,6 +69,22 @@ else
   SERVER_USER=$(id -un 2>/dev/null) || die "the current uid $(id -u) has no user name (needed for peer authentication)"
   as_server() { "$@"; }
 fi
+
+# --- where the cluster lives (see the top of this file) ---------------------------
+
+if [ "$AS_ROOT" = 1 ]; then
+  PG_BASE=${PG_LOCAL_BASE:-/var/tmp/signup-api-pg}
+  [[ $PG_BASE == /* ]] || die "PG_LOCAL_BASE must be an absolute path, got '$PG_BASE'"
+  PG_DIR=$PG_BASE/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+  LOG=$PG_DIR/postgres.log
+else
+  PG_BASE=
+  PG_DIR=$VAR/pg
+  LOG=$VAR_LOG
+fi
+DATA=$PG_DIR/data
+SOCK_DIR=$PG_DIR/run
+OLD_DATA=$VAR/pg/data # as root, the cluster's place before it moved to $PG_DIR
 
 require_server_user() {
   if [ "$AS_ROOT" = 1 ]; then
@@ -88,7 +114,8 @@ find_bindir
 
 # --- helpers ---------------------------------------------------------------------
 
-# As root, the postgres user must be able to reach var/pg through every parent dir.
+# As root, the postgres user must be able to reach $PG_DIR through every parent dir
+# (only fails if PG_LOCAL_BASE points somewhere like a 0700 home).
 check_traversable() {
   local target=$1 d blocked=""
   if "$RUNUSER" -u "$SERVER_USER" -- test -x "$target" 2>/dev/null; then
@@ -103,9 +130,26 @@ check_traversable() {
     d=$(dirname "$d")
   done
   die "the '$SERVER_USER' user cannot traverse ${blocked:-$target} ($(stat -c '%A %U:%G' "${blocked:-$target}")).
-  When run as root, PostgreSQL runs as '$SERVER_USER' and needs search (x) permission on every
-  directory above $PG_DIR. Fix it with: chmod o+x '${blocked:-$target}'
-  (or move the checkout somewhere world-traversable, e.g. /srv or /tmp)."
+  PostgreSQL runs as '$SERVER_USER' and needs search (x) permission on every directory
+  above $PG_DIR. Set PG_LOCAL_BASE to a world-traversable directory (default /var/tmp/signup-api-pg)."
+}
+
+# As root: the base must be a real directory that only root can write to (it is in
+# world-writable /var/tmp, where anyone could have created it first).
+check_base() {
+  local st
+  st=$(stat -c '%u %a' "$PG_BASE")
+  if [ -L "$PG_BASE" ] || [ ! -d "$PG_BASE" ] || [ "${st%% *}" != 0 ] || (((8#${st#* } & 8#022) != 0)); then
+    die "$PG_BASE must be a directory owned by root and writable only by root ($(stat -c '%A %U:%G' "$PG_BASE")); delete it or set PG_LOCAL_BASE"
+  fi
+}
+
+# As root: the per-checkout directory must belong to this checkout.
+check_checkout_file() {
+  local owner
+  [ -e "$PG_DIR/checkout" ] || return 0
+  owner=$(<"$PG_DIR/checkout")
+  [ "$owner" = "$ROOT" ] || die "$PG_DIR belongs to the checkout $owner, not $ROOT (hash collision?); set PG_LOCAL_BASE"
 }
 
 check_owner() {
@@ -128,22 +172,55 @@ check_socket_path() {
 
 prepare_dirs() {
   require_server_user
-  mkdir -p "$PG_DIR" "$SOCK_DIR" "$LOG_DIR" "$VAR/run"
+  mkdir -p "$VAR/pg" "$LOG_DIR" "$VAR/run"
   if [ "$AS_ROOT" = 1 ]; then
-    chmod go+x "$VAR" "$LOG_DIR"
-    check_traversable "$VAR"
-    chown "$SERVER_USER:" "$PG_DIR" "$SOCK_DIR"
-    chmod 0755 "$PG_DIR"
-    chmod 0700 "$SOCK_DIR"
+    mkdir -p "$PG_BASE"
+    check_base
+    chmod 0755 "$PG_BASE"
+    mkdir -p "$PG_DIR"
+    check_checkout_file
+    printf '%s\n' "$ROOT" >"$PG_DIR/checkout"
+    mkdir -p "$SOCK_DIR"
     touch "$LOG"
-    chown "$SERVER_USER:" "$LOG"
+    chown "$SERVER_USER:" "$PG_DIR" "$SOCK_DIR" "$LOG"
+    chmod 0700 "$PG_DIR" "$SOCK_DIR"
     chmod 0640 "$LOG"
+    check_traversable "$PG_DIR"
+    # A person looks in var/log; root can read through the symlink. A real file
+    # there is the old layout's log: keep it (an old server may still write to it).
+    if [ -f "$VAR_LOG" ] && [ ! -L "$VAR_LOG" ]; then
+      mv -f "$VAR_LOG" "$LOG_DIR/postgres-old.log"
+    fi
+    if [ "$(readlink "$VAR_LOG" 2>/dev/null)" != "$LOG" ]; then
+      ln -sfn "$LOG" "$VAR_LOG"
+    fi
   else
+    mkdir -p "$SOCK_DIR"
     chmod 0700 "$SOCK_DIR"
     touch "$LOG"
   fi
   check_owner
   check_socket_path
+}
+
+# As root: a cluster in var/pg/data is from before the move to $PG_DIR.
+note_old_cluster() {
+  [ "$AS_ROOT" = 1 ] && [ -d "$OLD_DATA" ] || return 0
+  printf '%s\n' "pg-local: note: $OLD_DATA is an old cluster, no longer used (the cluster is now in $DATA).
+  If it is still running it holds its port; stop it and delete it with:
+    runuser -u $SERVER_USER -- $PGBIN/pg_ctl -D $OLD_DATA -m fast stop; rm -rf $OLD_DATA $VAR/pg/run" >&2
+}
+
+# As root: stop an old cluster (var/pg/data) running on our port, so that callers
+# that started it before the move (services.sh) still stop it.
+stop_old_cluster() {
+  local p
+  [ "$AS_ROOT" = 1 ] && [ -r "$OLD_DATA/postmaster.pid" ] || return 0
+  p=$(sed -n 4p "$OLD_DATA/postmaster.pid" 2>/dev/null || true)
+  [ "$p" = "$PORT" ] || return 0
+  as_server "$PGBIN/pg_ctl" -D "$OLD_DATA" status >/dev/null 2>&1 || return 0
+  as_server "$PGBIN/pg_ctl" -D "$OLD_DATA" -m fast -w -t "$START_TIMEOUT" -s stop \
+    || die "could not stop the old cluster in $OLD_DATA"
 }
 
 take_lock() {
@@ -261,6 +338,7 @@ urlencode() {
 
 cmd_start() {
   local out port
+  note_old_cluster
   prepare_dirs
   take_lock
   if [ ! -d "$DATA" ]; then
@@ -288,6 +366,7 @@ cmd_start() {
 
 cmd_stop() {
   local out
+  stop_old_cluster
   [ -d "$DATA" ] || return 0
   require_server_user
   check_owner
@@ -346,6 +425,7 @@ case $cmd in
   url) cmd_url "$@" ;;
   recreate-db) cmd_recreate_db "$@" ;;
   psql) cmd_psql "$@" ;;
+  dir) echo "$PG_DIR" ;;
   -h | --help | help) usage ;;
   *)
     printf 'pg-local: unknown command: %s\n' "$cmd" >&2

@@ -45,7 +45,7 @@ export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:$SPA_PORT}
 export VERIFY_URL="${VERIFY_URL:-http://localhost:$SPA_PORT/verify.html}"
 
 cat <<EOT
-run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (data in var/pg, log var/log/postgres.log)
+run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (cluster in $(scripts/pg-local.sh dir), log var/log/postgres.log)
 run: emails      saved as .eml files in $(scripts/mail-local.sh dir);
                  each one's verification link is printed here as "mail-catcher: link: ..."
 run: sign-up page http://localhost:$SPA_PORT/  (examples/spa, calling the API cross-origin)

@@ -84,6 +84,16 @@ if [ "${VALGRIND:-0}" = 1 ]; then
 fi
 
 failed=()
+# The set-up itself, as a newcomer meets it: plain `make` without packages,
+# and the local services from a checkout inside a 0700 directory.
+setup_checks=(tests/setup/plain-make.sh tests/setup/private-dir.sh)
+[ -z "${TEST_SUITES:-}" ] || setup_checks=()
+for check in "${setup_checks[@]}"; do
+  echo
+  echo "== $check"
+  "$check" || failed+=("$check")
+done
+
 for suite in "${unit_suites[@]}" "${integration_suites[@]}"; do
   [ -n "$suite" ] || continue
   echo
