@@ -31,7 +31,8 @@ enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *
     static const struct db_statement RECENT = {
         "outbox_recent_counts",
         "SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute'), count(*) "
-        "FROM email_outbox WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
+        "  FROM email_outbox WHERE account_id = $1 AND created_at > now() - interval '1 hour' "
+        "   AND id > (SELECT min(id) FROM email_outbox WHERE account_id = $1)",
         1};
     const char *params[] = {account_id};
     PGresult *res = db_exec_prepared(conn, &RECENT, params);

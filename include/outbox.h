@@ -24,7 +24,9 @@ struct outbox_entry {
 /* Inserts one row in conn's current transaction. */
 enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry);
 
-/* Emails queued for account_id within the last minute and hour. */
+/* Emails queued for account_id within the last minute and hour, not counting
+ * the account's first email (the sign-up's own): the per-address limits are
+ * on emails beyond the first, so a resend right after sign-up goes out. */
 enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *last_minute, long *last_hour);
 
 /* Emails not yet sent (pending or being sent) and the age in seconds of the

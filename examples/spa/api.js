@@ -139,7 +139,30 @@
     banner.className = 'banner';
   }
 
+  // After a resend the API sends nothing more to that address for a minute
+  // (RESEND_PER_MINUTE=1, emails beyond the sign-up's own), and its 202 is
+  // the same whether or not it sent: so the button says when asking again can
+  // help instead of accepting clicks that would silently do nothing.
+  var RESEND_COOLDOWN_S = 60;
+
+  function startResendCooldown(button, status, message) {
+    var endsAt = Date.now() + RESEND_COOLDOWN_S * 1000;
+    button.disabled = true;
+    function tick() {
+      var left = Math.ceil((endsAt - Date.now()) / 1000);
+      if (left <= 0) {
+        button.disabled = false;
+        status.textContent = message;
+        return;
+      }
+      status.textContent = message + ' You can ask again in ' + left + ' s.';
+      setTimeout(tick, 1000);
+    }
+    tick();
+  }
+
   window.SignupApi = {
+    startResendCooldown: startResendCooldown,
     apiUrl: apiUrl,
     configUrl: configUrl,
     request: request,

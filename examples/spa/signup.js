@@ -9,7 +9,6 @@
   // Shown if a 201 somehow comes without a message.
   var FALLBACK_SUCCESS = 'Congratulations Your account has been successfully created!. ' +
     'Please check your email for your account verification.';
-  var RESEND_COOLDOWN_MS = 60000; // RESEND_PER_MINUTE defaults to 1
 
   var form = document.getElementById('signup-form');
   var banner = document.getElementById('banner');
@@ -128,12 +127,9 @@
     resendStatus.textContent = 'Sending…';
     var result = await api.request('POST', '/verify/resend', { email: registeredEmail });
     if (result.status === 202) {
-      resendStatus.textContent = result.body && result.body.message
+      api.startResendCooldown(resendButton, resendStatus, result.body && result.body.message
         ? result.body.message
-        : 'If your account is waiting for verification, a new email is on its way.';
-      // The API sends at most one extra email a minute per address; the
-      // button would only get the same answer sooner.
-      setTimeout(function () { resendButton.disabled = false; }, RESEND_COOLDOWN_MS);
+        : 'If your account is waiting for verification, a new email is on its way.');
       return;
     }
     var problem = api.describeProblem(result);

@@ -124,9 +124,9 @@
     resendButton.disabled = false;
     var body = result.body && typeof result.body === 'object' ? result.body : {};
     if (result.status === 202) {
-      resendStatus.textContent = typeof body.message === 'string' && body.message
+      api.startResendCooldown(resendButton, resendStatus, typeof body.message === 'string' && body.message
         ? body.message
-        : 'If your account is waiting for verification, a new email is on its way.';
+        : 'If your account is waiting for verification, a new email is on its way.');
       return;
     }
     var errors = Array.isArray(body.errors) ? body.errors : [];
