@@ -36,13 +36,13 @@ endif
 
 # Unit tests link only the modules they test (plus what those need).
 UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
-              check_verify_token check_mime check_log
+              check_secret_token check_mime check_log
 check_string_set_SRCS        := core/string_set.c
 check_signup_validation_SRCS := auth/signup_validation.c core/string_set.c core/utf8.c
 check_signup_request_SRCS    := api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
 check_config_SRCS            := core/config.c
 check_password_hash_SRCS     := auth/password_hash.c core/log.c
-check_verify_token_SRCS      := auth/verify_token.c
+check_secret_token_SRCS      := auth/secret_token.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c
 # The integration suite drives the real server binary over HTTP and reads
