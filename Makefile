@@ -39,9 +39,9 @@ UNIT_TESTS := check_string_set check_signup_validation check_signup_request chec
               check_secret_token check_mime check_log
 check_string_set_SRCS        := core/string_set.c
 check_signup_validation_SRCS := auth/signup_validation.c core/string_set.c core/utf8.c
-check_signup_request_SRCS    := api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
+check_signup_request_SRCS    := api/signup_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
 check_config_SRCS            := core/config.c
-check_password_hash_SRCS     := auth/password_hash.c core/log.c
+check_password_hash_SRCS     := auth/password_hash.c auth/phc_string.c core/log.c core/secret.c
 check_secret_token_SRCS      := auth/secret_token.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c

@@ -27,7 +27,7 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 
 # Each harness and the module sources it links.
 declare -A SOURCES=(
-  [fuzz_signup_request]="api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
+  [fuzz_signup_request]="api/signup_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
   [fuzz_validators]="auth/signup_validation.c core/string_set.c core/utf8.c"
   [fuzz_secret_token]="auth/secret_token.c"
   [fuzz_mime]="mail/mime.c"
