@@ -60,6 +60,14 @@ static const struct problem_spec PROBLEMS[] = {
                               "This request needs a valid session: sign in and send the session token as "
                               "Authorization: Bearer <token>.",
                               NULL},
+    [PROBLEM_INVALID_RESET_TOKEN] = {400, "invalid_token", "The password reset link is not valid",
+                                     "This password reset link is not valid: it was already used, a newer one was "
+                                     "sent, or the password was changed since. Ask for a new one from the sign-in "
+                                     "page.",
+                                     NULL},
+    [PROBLEM_RESET_TOKEN_EXPIRED] = {410, "token_expired", "The password reset link has expired",
+                                     "This password reset link has expired. Ask for a new one from the sign-in page.",
+                                     NULL},
 };
 
 static json_t *errors_to_json(const struct field_errors *errors)

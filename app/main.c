@@ -122,7 +122,9 @@ static struct outbox_worker_settings worker_settings(const struct config *cfg)
                  .envelope_from = cfg->mail_from_address},
         .mail_from = cfg->mail_from,
         .link_ttl_s = cfg->verify_token_ttl_s,
+        .reset_link_ttl_s = cfg->password_reset_ttl_s,
         .sign_in_url = cfg->sign_in_url,
+        .forgot_url = cfg->password_forgot_url,
         .batch_size = (int)cfg->outbox_batch_size,
         .poll_interval_ms = (int)cfg->outbox_poll_interval_ms,
         .lease_s = (int)cfg->outbox_lease_s,
@@ -243,7 +245,26 @@ int main(int argc, char **argv)
     };
     if (!signin_service_prepare(&app.signin))
         goto cleanup;
-    sweeper = sweeper_start(&app.signin, cfg.session_sweep_interval_s);
+    app.recovery = (struct recovery_service){
+        .pool = app.pool,
+        .hasher = hasher,
+        .signin = &app.signin,
+        .rules = &app.rules,
+        .reset_url = cfg.password_reset_url,
+        .reset_ttl_s = cfg.password_reset_ttl_s,
+        .message_id_domain = app.signup.message_id_domain,
+        .reset_limits = {.per_minute = cfg.resend_per_minute, .per_hour = cfg.resend_per_hour},
+        .are_limits_enabled = cfg.rate_limits_enabled,
+        .forgot_per_ip = {"forgot_ip", cfg.forgots_per_ip_hour, 3600},
+        .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
+    };
+    struct sweeper_settings sweep = {
+        .pool = app.pool,
+        .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
+        .interval_s = cfg.sweep_interval_s,
+        .unverified_ttl_s = cfg.unverified_account_ttl_s,
+    };
+    sweeper = sweeper_start(&sweep);
     if (sweeper == NULL)
         goto cleanup;
 

@@ -2,7 +2,6 @@
  * that is malformed, unknown, expired or revoked gets the same answer. */
 #include "signin_service.h"
 
-#include <stdio.h>
 
 #include "db_pool.h"
 #include "log.h"
@@ -44,26 +43,4 @@ enum session_outcome session_sign_out(const struct signin_service *service, cons
     if (was_live)
         log_event(LOG_LEVEL_INFO, is_all ? "signed_out_everywhere" : "signed_out", LOG_END);
     return was_live ? SESSION_OK : SESSION_UNAUTHORIZED;
-}
-
-long session_sweep_expired(const struct signin_service *service, long batch)
-{
-    long total = 0, deleted = 0;
-    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
-    if (conn == NULL)
-        return 0;
-    /* Batches keep each delete (and its locks) short; a full batch means
-     * there may be more. */
-    do {
-        if (sessions_sweep(conn, batch, &deleted) != DB_OK)
-            break;
-        total += deleted;
-    } while (deleted == batch);
-    db_pool_release(service->pool, conn);
-    if (total > 0) {
-        char count[24];
-        snprintf(count, sizeof count, "%ld", total);
-        log_event(LOG_LEVEL_INFO, "sessions_swept", "deleted", count, LOG_END);
-    }
-    return total;
 }

@@ -157,6 +157,30 @@ static enum signin_outcome start_session(const struct signin_service *service, c
     return SIGNIN_OK;
 }
 
+enum signin_outcome signin_throttle_check(const struct signin_service *service, const char *email,
+                                          const char *client_ip, long *retry_after_s)
+{
+    char key[EMAIL_BUF_SIZE];
+    (void)email_key(email, key);
+    struct signin_keys keys = {.email = key, .client_ip = client_ip};
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL)
+        return SIGNIN_UNAVAILABLE;
+    enum signin_outcome outcome = check_throttle(service, conn, &keys, retry_after_s);
+    db_pool_release(service->pool, conn);
+    return outcome;
+}
+
+enum signin_outcome signin_throttle_fail(const struct signin_service *service, const struct account_profile *account,
+                                         const char *client_ip)
+{
+    char key[EMAIL_BUF_SIZE];
+    struct account_credentials credentials = {.profile = *account};
+    (void)email_key(account->email, key);
+    struct signin_keys keys = {.email = key, .client_ip = client_ip};
+    return record_failure(service, &keys, &credentials, true);
+}
+
 static void record_metric(enum signin_outcome outcome)
 {
     switch (outcome) {

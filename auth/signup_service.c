@@ -73,6 +73,12 @@ enum signup_outcome signup_register(const struct signup_service *service, const 
         goto cleanup;
     }
 
+    /* The link carries what this sign-up typed: if the address is already
+     * registered but unverified (perhaps by someone else), whoever follows
+     * this link from the mailbox gets the password they chose. */
+    struct signup_values values = {
+        .password_hash = encoded, .full_name = req->full_name, .phone_number = req->phone_number};
+    token.mail.values = &values;
     struct new_account account = {
         .email = req->email,
         .full_name = req->full_name,

@@ -17,7 +17,9 @@ static const char *const ROUTE_NAMES[METRICS_ROUTE_COUNT] = {
     [METRICS_ROUTE_READYZ] = "/readyz",   [METRICS_ROUTE_METRICS] = "/metrics",
     [METRICS_ROUTE_OPENAPI] = "/openapi.yaml", [METRICS_ROUTE_SIGNIN] = "/signin",
     [METRICS_ROUTE_SESSION] = "/session", [METRICS_ROUTE_SIGNOUT] = "/signout",
-    [METRICS_ROUTE_SIGNOUT_ALL] = "/signout/all", [METRICS_ROUTE_OTHER] = "other",
+    [METRICS_ROUTE_SIGNOUT_ALL] = "/signout/all", [METRICS_ROUTE_PASSWORD_FORGOT] = "/password/forgot",
+    [METRICS_ROUTE_PASSWORD_RESET] = "/password/reset", [METRICS_ROUTE_PASSWORD_CHANGE] = "/password/change",
+    [METRICS_ROUTE_OTHER] = "other",
 };
 static const char *const SIGNUP_NAMES[METRICS_SIGNUP_COUNT] = {"created", "duplicate"};
 static const char *const SIGNIN_NAMES[METRICS_SIGNIN_COUNT] = {"ok", "invalid", "unverified", "throttled"};
@@ -32,6 +34,7 @@ static atomic_ullong signups[METRICS_SIGNUP_COUNT];
 static atomic_ullong verifications[VERIFY_RESULTS];
 static atomic_ullong emails[METRICS_EMAIL_COUNT];
 static atomic_ullong signins[METRICS_SIGNIN_COUNT];
+static atomic_ullong unverified_deleted;
 
 const char *metrics_route_name(enum metrics_route route)
 {
@@ -68,6 +71,12 @@ void metrics_record_email(enum metrics_email result)
 void metrics_record_signin(enum metrics_signin result)
 {
     atomic_fetch_add(&signins[result], 1);
+}
+
+void metrics_record_unverified_deleted(long count)
+{
+    if (count > 0)
+        atomic_fetch_add(&unverified_deleted, (unsigned long long)count);
 }
 
 /* A growing text buffer; on out-of-memory it stops growing and is_broken is set. */
@@ -141,6 +150,11 @@ char *metrics_render(const struct metrics_gauges *g)
                "# TYPE signup_signins_total counter\n");
     for (int i = 0; i < METRICS_SIGNIN_COUNT; i++)
         append(&t, "signup_signins_total{result=\"%s\"} %llu\n", SIGNIN_NAMES[i], atomic_load(&signins[i]));
+    append(&t, "# HELP signup_unverified_accounts_deleted_total Accounts deleted by this process's sweeper for "
+               "staying unverified past UNVERIFIED_ACCOUNT_TTL.\n"
+               "# TYPE signup_unverified_accounts_deleted_total counter\n"
+               "signup_unverified_accounts_deleted_total %llu\n",
+           atomic_load(&unverified_deleted));
     if (g->live_sessions >= 0)
         append(&t, "# HELP signup_sessions_active Sessions that are signed in right now (all instances).\n"
                    "# TYPE signup_sessions_active gauge\n"

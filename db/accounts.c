@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -138,6 +139,32 @@ enum db_status accounts_replace_hash(PGconn *conn, const char *account_id, const
     PGresult *res = db_exec_prepared(conn, &REPLACE, params);
     enum db_status status =
         PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "account_replace_hash");
+    PQclear(res);
+    return status;
+}
+
+enum db_status accounts_sweep_unverified(PGconn *conn, long ttl_s, long batch, long *deleted)
+{
+    /* Tokens and pending mail go with the account (ON DELETE CASCADE). */
+    static const struct db_statement SWEEP = {
+        "accounts_sweep_unverified",
+        "WITH sweeper AS (SELECT pg_try_advisory_xact_lock(hashtext('accounts_sweep_unverified')) AS is_mine), "
+        "doomed AS (SELECT id FROM accounts, sweeper WHERE sweeper.is_mine AND email_verified_at IS NULL "
+        "              AND created_at < now() - make_interval(secs => $1::int) "
+        "            LIMIT $2::int FOR UPDATE OF accounts SKIP LOCKED) "
+        "DELETE FROM accounts a USING doomed WHERE a.id = doomed.id",
+        2};
+    char ttl_text[24], batch_text[24];
+    snprintf(ttl_text, sizeof ttl_text, "%ld", ttl_s);
+    snprintf(batch_text, sizeof batch_text, "%ld", batch);
+    const char *params[] = {ttl_text, batch_text};
+    PGresult *res = db_exec_prepared(conn, &SWEEP, params);
+    enum db_status status = DB_OK;
+    *deleted = 0;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        *deleted = atol(PQcmdTuples(res));
+    else
+        status = db_failure(conn, res, "accounts_sweep_unverified");
     PQclear(res);
     return status;
 }

@@ -94,7 +94,8 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
         "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
         "                  OR (status = 'sending' AND locked_until < now()) "
         "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
-        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts",
+        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts, "
+        "          extract(epoch FROM created_at)::bigint",
         2};
     char limit_text[16], lease_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);

@@ -23,12 +23,15 @@ static enum db_status insert_token(PGconn *conn, const char *account_id, const s
 {
     char ttl_text[32];
     snprintf(ttl_text, sizeof ttl_text, "%ld", mail->token_ttl_s);
-    const char *params[] = {mail->token_hash_hex, account_id, ttl_text};
+    const struct signup_values *values = mail->values;
+    const char *params[] = {mail->token_hash_hex, account_id, ttl_text, values ? values->password_hash : NULL,
+                            values ? values->full_name : NULL, values ? values->phone_number : NULL};
     static const struct db_statement INSERT = {
         "token_insert",
-        "INSERT INTO verification_tokens (token_hash, account_id, expires_at) "
-        "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))",
-        3};
+        "INSERT INTO verification_tokens (token_hash, account_id, expires_at, password_hash, full_name, "
+        "                                 phone_number) "
+        "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int), $4, $5, $6)",
+        6};
     PGresult *res = db_exec_prepared(conn, &INSERT, params);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "token_insert");
     PQclear(res);
@@ -91,12 +94,20 @@ enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex
     static const struct db_statement CONSUME = {
         "verification_consume",
         "WITH verified AS ("
-        "  UPDATE accounts a SET email_verified_at = now() FROM verification_tokens t "
+        "  UPDATE accounts a SET email_verified_at = now(), "
+        "         password_hash = coalesce(t.password_hash, a.password_hash), "
+        "         full_name = coalesce(t.full_name, a.full_name), "
+        "         phone_number = coalesce(t.phone_number, a.phone_number), "
+        "         password_version = a.password_version + (t.password_hash IS NOT NULL "
+        "                                                  AND t.password_hash <> a.password_hash)::int "
+        "    FROM verification_tokens t "
         "   WHERE t.token_hash = $1::bytea AND a.id = t.account_id "
         "     AND a.email_verified_at IS NULL AND t.expires_at > now() "
         "  RETURNING a.id), "
-        "used AS (UPDATE verification_tokens SET used_at = now() "
-        "          WHERE token_hash = $1::bytea AND EXISTS (SELECT 1 FROM verified)) "
+        "used AS (UPDATE verification_tokens "
+        "            SET used_at = CASE WHEN token_hash = $1::bytea THEN now() ELSE used_at END, "
+        "                password_hash = NULL, full_name = NULL, phone_number = NULL "
+        "          WHERE account_id IN (SELECT id FROM verified)) "
         "SELECT EXISTS (SELECT 1 FROM verified), t.expires_at > now(), a.email_verified_at IS NOT NULL, a.email "
         "  FROM verification_tokens t JOIN accounts a ON a.id = t.account_id "
         " WHERE t.token_hash = $1::bytea",

@@ -51,4 +51,9 @@ enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct
 enum db_status accounts_replace_hash(PGconn *conn, const char *account_id, const char *old_hash,
                                      const char *new_hash);
 
+/* Deletes up to batch accounts still unverified ttl_s after sign-up, with
+ * their tokens and pending mail, so the address can be signed up afresh.
+ * One instance at a time (advisory lock); *deleted gets the count. */
+enum db_status accounts_sweep_unverified(PGconn *conn, long ttl_s, long batch, long *deleted);
+
 #endif

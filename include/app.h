@@ -4,6 +4,7 @@
 #define SIGNUP_APP_H
 
 #include "config.h"
+#include "recovery_service.h"
 #include "signin_service.h"
 #include "signup_service.h"
 #include "signup_validation.h"
@@ -17,6 +18,7 @@ struct app {
     struct signup_rules rules;
     struct signup_service signup;
     struct signin_service signin;
+    struct recovery_service recovery;
     struct db_pool *pool;
     struct cors_policy *cors;
     struct string_set *trusted_proxies; /* TRUSTED_PROXIES */

@@ -49,7 +49,13 @@ struct config {
     /* Sign-in and sessions */
     long session_idle_timeout_s;   /* a session unused this long ends */
     long session_max_age_s;        /* and every session ends this long after sign-in */
-    long session_sweep_interval_s; /* how often expired and revoked sessions are deleted */
+    long sweep_interval_s;         /* how often expired sessions, tokens and accounts are deleted */
+    long unverified_account_ttl_s; /* an account unverified this long after sign-up is deleted */
+    /* Recovery */
+    char *password_reset_url;  /* the reset email's link is password_reset_url?token=… */
+    long password_reset_ttl_s;
+    char *password_forgot_url; /* "" = none; linked from the "password changed" email */
+    long forgots_per_ip_hour;
     long signin_failures_per_pair;    /* wrong passwords per (email, client address) per window */
     long signin_failures_per_client;  /* per client address, any email */
     long signin_failures_per_account; /* per email, any client (owner's known clients exempt) */

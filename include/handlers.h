@@ -14,6 +14,9 @@ int callback_signin_post(const struct _u_request *request, struct _u_response *r
 int callback_session_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_signout_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_signout_all_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_password_forgot_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_password_reset_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_password_change_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_metrics_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_openapi_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response, void *user_data);

@@ -19,6 +19,9 @@ enum metrics_route {
     METRICS_ROUTE_SESSION,
     METRICS_ROUTE_SIGNOUT,
     METRICS_ROUTE_SIGNOUT_ALL,
+    METRICS_ROUTE_PASSWORD_FORGOT,
+    METRICS_ROUTE_PASSWORD_RESET,
+    METRICS_ROUTE_PASSWORD_CHANGE,
     METRICS_ROUTE_OTHER,
     METRICS_ROUTE_COUNT
 };
@@ -42,6 +45,8 @@ void metrics_record_signup(enum metrics_signup outcome);
 void metrics_record_verification(const char *result);
 void metrics_record_email(enum metrics_email result);
 void metrics_record_signin(enum metrics_signin result);
+/* Accounts deleted because they stayed unverified past UNVERIFIED_ACCOUNT_TTL. */
+void metrics_record_unverified_deleted(long count);
 
 /* Values computed at scrape time by the caller (database, hasher). */
 struct metrics_gauges {

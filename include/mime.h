@@ -11,6 +11,8 @@ enum mime_template {
     MIME_TEMPLATE_VERIFICATION,       /* "Verify your email address": button + raw link */
     MIME_TEMPLATE_ALREADY_REGISTERED, /* "someone tried to sign up with your address" notice */
     MIME_TEMPLATE_SIGNIN_ATTEMPTS,    /* "someone is trying to sign in to your account" notice */
+    MIME_TEMPLATE_PASSWORD_RESET,     /* "Reset your password": button + raw link */
+    MIME_TEMPLATE_PASSWORD_CHANGED,   /* "your password was changed" notice */
 };
 
 /* All strings borrowed, UTF-8, NUL-terminated. */
@@ -20,8 +22,10 @@ struct mime_message {
     const char *to_address;     /* bare address */
     const char *to_name;        /* full name; may be non-ASCII; may be NULL or "" */
     const char *message_id;     /* without angle brackets, e.g. "42.abcd@example.com" */
-    const char *verify_link;    /* VERIFICATION only: the full https?://…?token=… URL */
-    long link_ttl_s;            /* VERIFICATION only: shown as "expires in N hours" */
+    const char *verify_link;    /* VERIFICATION and PASSWORD_RESET: the full https?://…?token=… URL */
+    long link_ttl_s;            /* VERIFICATION and PASSWORD_RESET: shown as "expires in N hours" */
+    time_t changed_at;          /* PASSWORD_CHANGED: when the password was changed */
+    const char *forgot_url;     /* PASSWORD_CHANGED: the forgot-password page; may be NULL */
     const char *sign_in_url;    /* the two notices only: may be NULL */
     time_t date;                /* Date: header */
     const char *boundary_seed;  /* unique text to derive the MIME boundary from (e.g. message_id) */

@@ -12,6 +12,8 @@
 #define OUTBOX_KIND_VERIFICATION "verification"
 #define OUTBOX_KIND_ALREADY_REGISTERED "already_registered"
 #define OUTBOX_KIND_SIGNIN_ATTEMPTS "signin_attempts"
+#define OUTBOX_KIND_PASSWORD_RESET "password_reset"
+#define OUTBOX_KIND_PASSWORD_CHANGED "password_changed"
 
 /* All borrowed. */
 struct outbox_entry {
@@ -48,6 +50,7 @@ enum outbox_column {
     OUTBOX_COL_VERIFY_LINK,
     OUTBOX_COL_MESSAGE_ID,
     OUTBOX_COL_ATTEMPTS,
+    OUTBOX_COL_CREATED_AT, /* Unix seconds: when it was queued (the "password changed" time) */
 };
 
 /* Claims up to limit rows that are due (pending and due, or sending whose

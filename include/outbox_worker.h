@@ -12,7 +12,9 @@ struct outbox_worker_settings {
     struct smtp_settings smtp;
     const char *mail_from;   /* From: header */
     long link_ttl_s;         /* told to the reader ("expires in 24 hours") */
+    long reset_link_ttl_s;   /* the same, for password reset links */
     const char *sign_in_url; /* for the "already registered" notice; may be "" */
+    const char *forgot_url;  /* for the "password changed" notice; may be "" */
     int batch_size;          /* messages per claim and per SMTP session */
     int poll_interval_ms;    /* safety net: NOTIFY is only a hint */
     int lease_s;             /* a claim older than this is taken over (worker died) */

@@ -26,6 +26,8 @@ enum problem_kind {
     PROBLEM_INVALID_CREDENTIALS,    /* 401, unknown email or wrong password alike */
     PROBLEM_EMAIL_NOT_VERIFIED,     /* 403, right password, address not verified */
     PROBLEM_UNAUTHORIZED,           /* 401 + WWW-Authenticate: Bearer, no live session */
+    PROBLEM_INVALID_RESET_TOKEN,    /* 400 invalid_token, for a password reset link */
+    PROBLEM_RESET_TOKEN_EXPIRED,    /* 410 token_expired, for a password reset link */
 };
 
 /* Fills response with the problem document for kind. detail may be NULL (the

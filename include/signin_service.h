@@ -64,6 +64,17 @@ struct signin_success {
 enum signin_outcome signin(const struct signin_service *service, const struct signin_attempt *attempt,
                            struct signin_success *out);
 
+/* The brute-force throttle of sign-in, for other checks of a password (a
+ * signed-in password change): SIGNIN_OK, SIGNIN_THROTTLED (*retry_after_s)
+ * or SIGNIN_UNAVAILABLE / SIGNIN_FAILED. */
+enum signin_outcome signin_throttle_check(const struct signin_service *service, const char *email,
+                                          const char *client_ip, long *retry_after_s);
+
+/* Counts a wrong password for account from client_ip (as a failed sign-in).
+ * Returns SIGNIN_INVALID, or SIGNIN_UNAVAILABLE / SIGNIN_FAILED. */
+enum signin_outcome signin_throttle_fail(const struct signin_service *service, const struct account_profile *account,
+                                         const char *client_ip);
+
 enum session_outcome { SESSION_OK, SESSION_UNAUTHORIZED, SESSION_UNAVAILABLE };
 
 /* The session whose token is token[0..len) and its account, extending its
@@ -75,8 +86,5 @@ enum session_outcome session_use(const struct signin_service *service, const cha
 enum session_outcome session_sign_out(const struct signin_service *service, const char *token, size_t len,
                                       bool is_all);
 
-/* Deletes expired and revoked sessions in batches of batch until none is
- * left (or the database fails); returns how many went. */
-long session_sweep_expired(const struct signin_service *service, long batch);
 
 #endif

@@ -8,12 +8,21 @@
 #include "db_pool.h"
 #include "account_fields.h"
 
+/* What a sign-up typed, carried by the verification token it causes: following
+ * that link sets them on the account (pre-hijacking defence). All borrowed. */
+struct signup_values {
+    const char *password_hash;
+    const char *full_name;
+    const char *phone_number;
+};
+
 /* What a producer needs to queue a verification email; all borrowed. */
 struct verification_mail {
     const char *token_hash_hex;    /* bytea literal from secret_token_generate */
     const char *verify_link;       /* VERIFY_URL?token=… (holds the raw token) */
     long token_ttl_s;
     const char *message_id_domain;
+    const struct signup_values *values; /* NULL for a resend: the link then only verifies */
 };
 
 /* Per-address limits on repeat emails (resends, duplicate sign-up notices). */
@@ -53,8 +62,10 @@ enum verify_result {
 };
 
 /* Consumes the token with this hash: verifies its account if the token is
- * live. email receives the account's address (for the response) when the
- * token is known. */
+ * live and the account is not verified yet, setting the sign-up values the
+ * token carries; then erases the values from every token of the account, so
+ * the others only answer already verified. email receives the account's
+ * address (for the response) when the token is known. */
 enum verify_result verification_consume(PGconn *conn, const char *token_hash_hex, char email[EMAIL_BUF_SIZE]);
 
 enum resend_result { RESEND_QUEUED, RESEND_RATE_LIMITED, RESEND_NOTHING_TO_DO, RESEND_UNAVAILABLE, RESEND_ERROR };

@@ -540,6 +540,8 @@ static const char HTML_BUTTON[] =
 static const char SUBJECT_VERIFICATION[] = "Verify your email address";
 static const char SUBJECT_ALREADY_REGISTERED[] = "Sign-up attempt with your email address";
 static const char SUBJECT_SIGNIN_ATTEMPTS[] = "Someone is trying to sign in to your account";
+static const char SUBJECT_PASSWORD_RESET[] = "Reset your password";
+static const char SUBJECT_PASSWORD_CHANGED[] = "Your password was changed";
 
 static void append_greeting(struct mime_buf *out, const char *name, bool is_html)
 {
@@ -641,6 +643,65 @@ static void write_signin_attempts(const struct mime_message *msg, const char *na
     buf_puts(html, HTML_TAIL);
 }
 
+/* Plain text and HTML of the reset email: like the verification email, a
+ * button and the raw link, the expiry, and what to do if it was not you. */
+static void write_password_reset(const struct mime_message *msg, const char *name_html, const char *link_html,
+                                 struct mime_buf *text, struct mime_buf *html)
+{
+    char expiry[64];
+    format_expiry(msg->link_ttl_s, expiry, sizeof expiry);
+
+    append_greeting(text, msg->to_name, false);
+    buf_puts(text, "Someone (hopefully you) asked to reset the password of your Services Portal account. To "
+                   "choose a new password, open the link below in your browser:\n\n");
+    buf_printf(text, "%s\n\n", msg->verify_link);
+    buf_printf(text, "This link expires in %s and works once.\n\n", expiry);
+    buf_puts(text, "If you did not ask for this, ignore this email; your password is unchanged.\n");
+
+    buf_printf(html, HTML_HEAD, SUBJECT_PASSWORD_RESET, "Reset your password");
+    append_greeting(html, name_html, true);
+    buf_puts(html, "<p>Someone (hopefully you) asked to reset the password of your Services Portal account.</p>\n");
+    buf_printf(html, HTML_BUTTON, link_html, "Reset Your Password");
+    buf_puts(html, "<p>If the Reset Your Password button cannot be used, you can use the link below by clicking it "
+                   "or copying it into your browser:</p>\n");
+    buf_printf(html, "<p style=\"word-break:break-all;\"><a href=\"%s\" style=\"color:#0b5cff;\">%s</a></p>\n",
+               link_html, link_html);
+    buf_printf(html, "<p>This link expires in %s and works once.</p>\n", expiry);
+    buf_puts(html, "<p>If you did not ask for this, ignore this email; your password is unchanged.</p>\n");
+    buf_puts(html, HTML_TAIL);
+}
+
+/* Plain text and HTML of the notice sent after any password change. */
+static void write_password_changed(const struct mime_message *msg, const char *name_html, const char *forgot_html,
+                                   struct mime_buf *text, struct mime_buf *html)
+{
+    char when[64];
+    if (!format_date(msg->changed_at, when, sizeof when))
+        snprintf(when, sizeof when, "just now");
+
+    append_greeting(text, msg->to_name, false);
+    buf_printf(text, "The password of your Services Portal account was changed on %s (UTC). Every other "
+                     "signed-in session of the account was signed out.\n\n", when);
+    buf_puts(text, "If this was you, there is nothing more to do.\n\n");
+    if (has_text(msg->forgot_url))
+        buf_printf(text, "If this wasn't you, reset your password now:\n\n%s\n", msg->forgot_url);
+    else
+        buf_puts(text, "If this wasn't you, reset your password now from the sign-in page.\n");
+
+    buf_printf(html, HTML_HEAD, SUBJECT_PASSWORD_CHANGED, "Your password was changed");
+    append_greeting(html, name_html, true);
+    buf_printf(html, "<p>The password of your Services Portal account was changed on %s (UTC). Every other "
+                     "signed-in session of the account was signed out.</p>\n", when);
+    buf_puts(html, "<p>If this was you, there is nothing more to do.</p>\n");
+    if (forgot_html != NULL) {
+        buf_puts(html, "<p>If this wasn't you, reset your password now:</p>\n");
+        buf_printf(html, HTML_BUTTON, forgot_html, "Reset Your Password");
+    } else {
+        buf_puts(html, "<p>If this wasn't you, reset your password now from the sign-in page.</p>\n");
+    }
+    buf_puts(html, HTML_TAIL);
+}
+
 /* Everything from outside is checked here, before anything is built. */
 static bool is_buildable(const struct mime_message *msg)
 {
@@ -655,7 +716,10 @@ static bool is_buildable(const struct mime_message *msg)
         return false;
     switch (msg->template_kind) {
     case MIME_TEMPLATE_VERIFICATION:
+    case MIME_TEMPLATE_PASSWORD_RESET:
         return is_safe_link(msg->verify_link) && msg->link_ttl_s > 0;
+    case MIME_TEMPLATE_PASSWORD_CHANGED:
+        return !has_text(msg->forgot_url) || is_safe_link(msg->forgot_url);
     case MIME_TEMPLATE_ALREADY_REGISTERED:
     case MIME_TEMPLATE_SIGNIN_ATTEMPTS:
         return !has_text(msg->sign_in_url) || is_safe_link(msg->sign_in_url);
@@ -690,24 +754,45 @@ char *mime_build(const struct mime_message *msg)
     if (name_html == NULL)
         goto cleanup;
 
-    if (msg->template_kind == MIME_TEMPLATE_VERIFICATION) {
+    /* The one link of the template (escaped for HTML), if it has one. */
+    const char *link = NULL;
+    switch (msg->template_kind) {
+    case MIME_TEMPLATE_VERIFICATION:
+    case MIME_TEMPLATE_PASSWORD_RESET:
+        link = msg->verify_link;
+        break;
+    case MIME_TEMPLATE_PASSWORD_CHANGED:
+        link = has_text(msg->forgot_url) ? msg->forgot_url : NULL;
+        break;
+    case MIME_TEMPLATE_ALREADY_REGISTERED:
+    case MIME_TEMPLATE_SIGNIN_ATTEMPTS:
+        link = has_text(msg->sign_in_url) ? msg->sign_in_url : NULL;
+        break;
+    }
+    if (link != NULL && (link_html = mime_html_escape(link)) == NULL)
+        goto cleanup;
+    switch (msg->template_kind) {
+    case MIME_TEMPLATE_VERIFICATION:
         subject = SUBJECT_VERIFICATION;
-        link_html = mime_html_escape(msg->verify_link);
-        if (link_html == NULL)
-            goto cleanup;
         write_verification(msg, name_html, link_html, &text, &html);
-    } else {
-        bool is_signin_notice = msg->template_kind == MIME_TEMPLATE_SIGNIN_ATTEMPTS;
-        subject = is_signin_notice ? SUBJECT_SIGNIN_ATTEMPTS : SUBJECT_ALREADY_REGISTERED;
-        if (has_text(msg->sign_in_url)) {
-            link_html = mime_html_escape(msg->sign_in_url);
-            if (link_html == NULL)
-                goto cleanup;
-        }
-        if (is_signin_notice)
-            write_signin_attempts(msg, name_html, link_html, &text, &html);
-        else
-            write_already_registered(msg, name_html, link_html, &text, &html);
+        break;
+    case MIME_TEMPLATE_PASSWORD_RESET:
+        subject = SUBJECT_PASSWORD_RESET;
+        write_password_reset(msg, name_html, link_html, &text, &html);
+        break;
+    case MIME_TEMPLATE_PASSWORD_CHANGED:
+        subject = SUBJECT_PASSWORD_CHANGED;
+        write_password_changed(msg, name_html, link_html, &text, &html);
+        break;
+    case MIME_TEMPLATE_SIGNIN_ATTEMPTS:
+        subject = SUBJECT_SIGNIN_ATTEMPTS;
+        write_signin_attempts(msg, name_html, link_html, &text, &html);
+        break;
+    case MIME_TEMPLATE_ALREADY_REGISTERED:
+    default:
+        subject = SUBJECT_ALREADY_REGISTERED;
+        write_already_registered(msg, name_html, link_html, &text, &html);
+        break;
     }
     text_body = buf_finish(&text);
     html_body = buf_finish(&html);

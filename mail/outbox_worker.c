@@ -134,20 +134,38 @@ static bool is_accepted(const struct smtp_outgoing *out)
     return out->code >= 200 && out->code < 300;
 }
 
+static enum mime_template template_of(const char *kind)
+{
+    static const struct {
+        const char *kind;
+        enum mime_template template_kind;
+    } TEMPLATES[] = {
+        {OUTBOX_KIND_VERIFICATION, MIME_TEMPLATE_VERIFICATION},
+        {OUTBOX_KIND_SIGNIN_ATTEMPTS, MIME_TEMPLATE_SIGNIN_ATTEMPTS},
+        {OUTBOX_KIND_PASSWORD_RESET, MIME_TEMPLATE_PASSWORD_RESET},
+        {OUTBOX_KIND_PASSWORD_CHANGED, MIME_TEMPLATE_PASSWORD_CHANGED},
+    };
+    for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++) {
+        if (strcmp(kind, TEMPLATES[i].kind) == 0)
+            return TEMPLATES[i].template_kind;
+    }
+    return MIME_TEMPLATE_ALREADY_REGISTERED;
+}
+
 static char *build_message(const struct outbox_worker_settings *s, PGresult *rows, int row)
 {
-    const char *kind = PQgetvalue(rows, row, OUTBOX_COL_KIND);
+    enum mime_template template_kind = template_of(PQgetvalue(rows, row, OUTBOX_COL_KIND));
     struct mime_message msg = {
-        .template_kind = strcmp(kind, OUTBOX_KIND_VERIFICATION) == 0        ? MIME_TEMPLATE_VERIFICATION
-                         : strcmp(kind, OUTBOX_KIND_SIGNIN_ATTEMPTS) == 0 ? MIME_TEMPLATE_SIGNIN_ATTEMPTS
-                                                                            : MIME_TEMPLATE_ALREADY_REGISTERED,
+        .template_kind = template_kind,
         .from = s->mail_from,
         .to_address = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT),
         .to_name = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT_NAME),
         .message_id = PQgetvalue(rows, row, OUTBOX_COL_MESSAGE_ID),
         .verify_link = PQgetvalue(rows, row, OUTBOX_COL_VERIFY_LINK),
-        .link_ttl_s = s->link_ttl_s,
+        .link_ttl_s = template_kind == MIME_TEMPLATE_PASSWORD_RESET ? s->reset_link_ttl_s : s->link_ttl_s,
+        .changed_at = (time_t)atoll(PQgetvalue(rows, row, OUTBOX_COL_CREATED_AT)),
         .sign_in_url = s->sign_in_url[0] ? s->sign_in_url : NULL,
+        .forgot_url = s->forgot_url[0] ? s->forgot_url : NULL,
         .date = time(NULL),
         .boundary_seed = PQgetvalue(rows, row, OUTBOX_COL_MESSAGE_ID),
     };

@@ -43,6 +43,9 @@ export SPA_PORT="${SPA_PORT:-8081}"
 # production, and the email links open its verify page.
 export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:$SPA_PORT}"
 export VERIFY_URL="${VERIFY_URL:-http://localhost:$SPA_PORT/verify.html}"
+export SIGN_IN_URL="${SIGN_IN_URL:-http://localhost:$SPA_PORT/signin.html}"
+export PASSWORD_RESET_URL="${PASSWORD_RESET_URL:-http://localhost:$SPA_PORT/reset-password.html}"
+export PASSWORD_FORGOT_URL="${PASSWORD_FORGOT_URL:-http://localhost:$SPA_PORT/forgot-password.html}"
 
 cat <<EOT
 run: PostgreSQL  127.0.0.1:${PG_LOCAL_PORT:-55432} (cluster in $(scripts/pg-local.sh dir), log var/log/postgres.log)

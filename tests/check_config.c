@@ -11,7 +11,8 @@ static const char *const ALL_VARIABLES[] = {
     "SMTP_TLS", "MAIL_FROM", "VERIFY_URL", "VERIFY_TOKEN_TTL", "TERMS_VERSION", "DATA_DIR",
     "PHONE_DEFAULT_COUNTRY_CODE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
     "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS", "SESSION_IDLE_TIMEOUT", "SESSION_MAX_AGE",
-    "SESSION_SWEEP_INTERVAL", "SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "SIGNIN_FAILURES_PER_CLIENT",
+    "SWEEP_INTERVAL", "UNVERIFIED_ACCOUNT_TTL", "PASSWORD_RESET_URL", "PASSWORD_RESET_TTL", "PASSWORD_FORGOT_URL",
+    "RATE_LIMIT_FORGOTS_PER_IP_HOUR", "SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "SIGNIN_FAILURES_PER_CLIENT",
     "SIGNIN_FAILURES_PER_ADDRESS", "SIGNIN_FAILURE_WINDOW",
 };
 
@@ -42,17 +43,24 @@ START_TEST(test_config_defaults_when_nothing_is_set)
      * wrong passwords fit in any 15 minutes with fixed 15-minute windows. */
     ck_assert_int_eq(cfg.signin_failures_per_pair, 5);
     ck_assert_int_eq(cfg.signin_failure_window_s, 900);
+    ck_assert_int_eq(cfg.password_reset_ttl_s, 3600);
+    ck_assert_int_eq(cfg.unverified_account_ttl_s, 7 * 86400);
+    ck_assert_str_eq(cfg.password_reset_url, "http://localhost:8081/reset-password.html");
     config_free(&cfg);
 }
 END_TEST
 
-START_TEST(test_config_session_lifetimes_accept_60_seconds)
+START_TEST(test_config_session_and_token_lifetimes_accept_60_seconds)
 {
     struct config cfg;
     char err[256] = "";
     setenv("SESSION_IDLE_TIMEOUT", "60", 1);
     setenv("SESSION_MAX_AGE", "60", 1);
+    setenv("PASSWORD_RESET_TTL", "60", 1);
+    setenv("UNVERIFIED_ACCOUNT_TTL", "60", 1);
     ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.password_reset_ttl_s, 60);
+    ck_assert_int_eq(cfg.unverified_account_ttl_s, 60);
     ck_assert_int_eq(cfg.session_idle_timeout_s, 60);
     ck_assert_int_eq(cfg.session_max_age_s, 60);
     config_free(&cfg);
@@ -111,6 +119,9 @@ static const struct {
     {"SESSION_MAX_AGE", "0"},
     {"SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "0"},
     {"SIGNIN_FAILURE_WINDOW", "10"},
+    {"PASSWORD_RESET_URL", "javascript:alert(1)"},
+    {"PASSWORD_RESET_TTL", "59"},
+    {"UNVERIFIED_ACCOUNT_TTL", "1"},
 };
 
 START_TEST(test_config_invalid_value_fails_naming_the_variable)
@@ -166,7 +177,7 @@ int main(void)
     TCase *tc = tcase_create("environment");
     tcase_add_checked_fixture(tc, clear_environment, NULL);
     tcase_add_test(tc, test_config_defaults_when_nothing_is_set);
-    tcase_add_test(tc, test_config_session_lifetimes_accept_60_seconds);
+    tcase_add_test(tc, test_config_session_and_token_lifetimes_accept_60_seconds);
     tcase_add_test(tc, test_config_reads_every_kind_of_value);
     tcase_add_loop_test(tc, test_config_invalid_value_fails_naming_the_variable, 0, sizeof INVALID / sizeof INVALID[0]);
     tcase_add_test(tc, test_config_rejects_argon2_weaker_than_owasp);
