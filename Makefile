@@ -53,12 +53,13 @@ check_signin_request_SRCS    := api/signin_request.c api/json_body.c auth/signup
 check_password_verify_SRCS   := auth/password_hash.c auth/phc_string.c core/log.c core/secret.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
-INTEGRATION_TESTS := check_api_signup check_api_verify check_api_signin check_api_hostile check_api_faults check_e2e
+INTEGRATION_TESTS := check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_e2e
 check_api_signup_SRCS := tests/support.c
 check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_support.c
 check_api_hostile_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_api_signin_SRCS := tests/support.c tests/mail_support.c
+check_api_recovery_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
