@@ -146,6 +146,8 @@ static const struct config_entry ENTRIES[] = {
     {"AUTO_MIGRATE", TYPE_BOOL, "true", offsetof(struct config, auto_migrate), 0, 0, NULL},
     STR(migrations_dir, "MIGRATIONS_DIR", "db/migrations", check_not_empty),
     NUM(db_pool_size, "DB_POOL_SIZE", "0", 0, 1000),
+    {"DB_PREPARED_STATEMENTS", TYPE_BOOL, "true", offsetof(struct config, db_prepared_statements), 0, 0, NULL},
+    STR(database_direct_url, "DATABASE_DIRECT_URL", "", NULL),
     STR(smtp_host, "SMTP_HOST", "127.0.0.1", check_not_empty),
     NUM(smtp_port, "SMTP_PORT", "587", 1, 65535),
     STR(smtp_username, "SMTP_USERNAME", "", NULL),

@@ -23,6 +23,9 @@ struct config {
     bool auto_migrate;
     char *migrations_dir;
     long db_pool_size; /* PostgreSQL connections; 0 = twice the number of cores */
+    bool db_prepared_statements; /* false behind a transaction pooler (PgBouncer < 1.21) */
+    char *database_direct_url;   /* "" = DATABASE_URL; a connection past any pooler, for the
+                                    migration lock and the workers' LISTEN */
     /* Mail */
     char *smtp_host;
     long smtp_port;

@@ -9,6 +9,9 @@
 /* All borrowed; must outlive the workers. */
 struct outbox_worker_settings {
     const char *conninfo;
+    /* Where LISTEN runs: NULL = on the conninfo connection itself; "" = nowhere
+     * (poll only); else a direct connection of its own (behind a pooler). */
+    const char *listen_conninfo;
     struct smtp_settings smtp;
     const char *mail_from;   /* From: header */
     long link_ttl_s;         /* told to the reader ("expires in 24 hours") */

@@ -60,19 +60,57 @@ static long retry_delay_ms(struct worker *w, int attempts)
     return delay / 2 + (long)(next_random(w) % (uint64_t)(delay / 2 + 1));
 }
 
-static PGconn *connect_and_listen(const struct outbox_worker_settings *s)
+static PGconn *connect_to(const char *conninfo)
 {
     char err[512];
-    PGconn *conn = db_connect(s->conninfo, err, sizeof err);
-    if (conn == NULL) {
+    PGconn *conn = db_connect(conninfo, err, sizeof err);
+    if (conn == NULL)
         log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, LOG_END);
-        return NULL;
-    }
-    if (db_command(conn, "LISTEN email_outbox", "outbox_listen") != DB_OK) {
-        PQfinish(conn);
-        return NULL;
-    }
     return conn;
+}
+
+static bool listen_on(PGconn *conn)
+{
+    return db_command(conn, "LISTEN email_outbox", "outbox_listen") == DB_OK;
+}
+
+/* The connection claims and updates run on, and the one LISTEN runs on:
+ * the same one (PostgreSQL itself), a second, direct one (behind a
+ * transaction pooler, which does not carry notifications), or none (then the
+ * poll interval alone wakes the worker). */
+struct worker_conns {
+    PGconn *work;
+    PGconn *listen; /* == work, a connection of its own, or NULL */
+};
+
+static void close_conns(struct worker_conns *c)
+{
+    if (c->listen != c->work)
+        PQfinish(c->listen);
+    PQfinish(c->work);
+    c->work = c->listen = NULL;
+}
+
+static bool connect_and_listen(const struct outbox_worker_settings *s, struct worker_conns *c)
+{
+    c->work = connect_to(s->conninfo);
+    c->listen = NULL;
+    if (c->work == NULL)
+        return false;
+    if (s->listen_conninfo == NULL) {
+        if (!listen_on(c->work)) {
+            close_conns(c);
+            return false;
+        }
+        c->listen = c->work;
+    } else if (s->listen_conninfo[0] != '\0') {
+        c->listen = connect_to(s->listen_conninfo);
+        if (c->listen != NULL && !listen_on(c->listen)) {
+            PQfinish(c->listen);
+            c->listen = NULL; /* polling until the next reconnect */
+        }
+    }
+    return true;
 }
 
 /* Sleeps until a notification, the poll interval, or stop. Returns false
@@ -267,27 +305,27 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     const struct outbox_worker_settings *s = w->owner->settings;
-    PGconn *conn = NULL;
+    struct worker_conns conns = {NULL, NULL};
 
     while (!atomic_load(&w->owner->is_stopping)) {
-        if (conn == NULL && (conn = connect_and_listen(s)) == NULL) {
+        if (conns.work == NULL && !connect_and_listen(s, &conns)) {
             wait_for_work(w, NULL);
             continue;
         }
-        int claimed = deliver_batch(w, conn);
-        if (claimed < 0 || PQstatus(conn) != CONNECTION_OK) {
-            PQfinish(conn);
-            conn = NULL;
+        int claimed = deliver_batch(w, conns.work);
+        if (claimed < 0 || PQstatus(conns.work) != CONNECTION_OK) {
+            close_conns(&conns);
             continue;
         }
         if (claimed == s->batch_size)
             continue; /* there may be more due right now */
-        if (!wait_for_work(w, conn)) {
-            PQfinish(conn);
-            conn = NULL;
+        if (!wait_for_work(w, conns.listen)) {
+            /* The listening connection broke; a separate one is reopened
+             * with the work connection on the next round. */
+            close_conns(&conns);
         }
     }
-    PQfinish(conn);
+    close_conns(&conns);
     return NULL;
 }
 
