@@ -61,29 +61,93 @@ enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_
     return status;
 }
 
-PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
+/* Runs a statement that returns rows. Returns them (caller PQclear()s), or
+ * NULL when it failed (logged). */
+static PGresult *run_query(PGconn *conn, const struct db_statement *stmt, const char *const *params)
 {
-    static const struct db_statement CLAIM = {
-        "outbox_claim",
-        "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, "
-        "       locked_until = now() + make_interval(secs => $2::int) "
-        " WHERE id IN (SELECT id FROM email_outbox "
-        "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
-        "                  OR (status = 'sending' AND locked_until < now()) "
-        "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
-        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts",
-        2};
-    char limit_text[16], lease_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    snprintf(lease_text, sizeof lease_text, "%d", lease_s);
-    const char *params[] = {limit_text, lease_text};
-    PGresult *res = db_exec_prepared(conn, &CLAIM, params);
+    PGresult *res = db_exec_prepared(conn, stmt, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_failure(conn, res, "outbox_claim");
+        db_failure(conn, res, stmt->name);
         PQclear(res);
         return NULL;
     }
     return res;
+}
+
+PGresult *outbox_claim(PGconn *conn, int limit, int lease_s, const struct outbox_holder *holder)
+{
+    /* "<= now()": a released lease ends at the release's now(), which no
+     * later statement's now() precedes. */
+    static const struct db_statement CLAIM = {
+        "outbox_claim",
+        "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, "
+        "       locked_until = now() + make_interval(secs => $2::int), "
+        "       lease_instance = $3, lease_scope = $4, lease_pid = $5::int, lease_pid_start = $6::bigint "
+        " WHERE id IN (SELECT id FROM email_outbox "
+        "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
+        "                  OR (status = 'sending' AND locked_until <= now()) "
+        "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
+        "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts",
+        6};
+    char limit_text[16], lease_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    snprintf(lease_text, sizeof lease_text, "%d", lease_s);
+    const char *params[] = {limit_text, lease_text, holder->instance, holder->scope, holder->pid, holder->start};
+    return run_query(conn, &CLAIM, params);
+}
+
+PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self)
+{
+    static const struct db_statement SCOPE_HOLDERS = {
+        "outbox_scope_holders",
+        "SELECT DISTINCT lease_pid, lease_pid_start FROM email_outbox "
+        " WHERE status = 'sending' AND locked_until > now() AND lease_scope = $1 "
+        "   AND (lease_pid, lease_pid_start) <> ($2::int, $3::bigint)",
+        3};
+    const char *params[] = {self->scope, self->pid, self->start};
+    return run_query(conn, &SCOPE_HOLDERS, params);
+}
+
+/* Runs a lease-ending UPDATE and counts the rows it released. */
+static enum db_status run_release(PGconn *conn, const struct db_statement *stmt, const char *const *params,
+                                  long *released)
+{
+    PGresult *res = db_exec_prepared(conn, stmt, params);
+    enum db_status status = DB_OK;
+    *released = 0;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        *released = atol(PQcmdTuples(res));
+    else
+        status = db_failure(conn, res, stmt->name);
+    PQclear(res);
+    return status;
+}
+
+enum db_status outbox_release_process(PGconn *conn, const char *scope, const char *pid, const char *start,
+                                      long *released)
+{
+    static const struct db_statement RELEASE_PROCESS = {
+        "outbox_release_process",
+        "UPDATE email_outbox SET locked_until = now() "
+        " WHERE status = 'sending' AND locked_until > now() "
+        "   AND lease_scope = $1 AND lease_pid = $2::int AND lease_pid_start = $3::bigint",
+        3};
+    const char *params[] = {scope, pid, start};
+    return run_release(conn, &RELEASE_PROCESS, params, released);
+}
+
+enum db_status outbox_release_instance(PGconn *conn, const struct outbox_holder *self, long *released)
+{
+    /* Holders in self's own scope are left to outbox_release_process: there
+     * whether they still run is checked, not assumed. */
+    static const struct db_statement RELEASE_INSTANCE = {
+        "outbox_release_instance",
+        "UPDATE email_outbox SET locked_until = now() "
+        " WHERE status = 'sending' AND locked_until > now() "
+        "   AND lease_instance = $1 AND lease_scope IS DISTINCT FROM $2",
+        2};
+    const char *params[] = {self->instance, self->scope};
+    return run_release(conn, &RELEASE_INSTANCE, params, released);
 }
 
 /* Every result update is conditional on still holding the claim: the row is
