@@ -229,9 +229,13 @@ enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attem
 {
     char delay_text[32];
     snprintf(delay_text, sizeof delay_text, "%ld", delay_ms);
+    /* The holder goes too: a pending row names nobody, so a worker that
+     * claims it without naming itself (a version before 004, during a rolling
+     * update) can never be judged by a stale holder's death. */
     static const struct db_statement MARK_RETRY = {
         "outbox_mark_retry",
         "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $4, "
+        "lease_instance = NULL, lease_scope = NULL, lease_pid = NULL, lease_pid_start = NULL, "
         "next_attempt_at = now() + make_interval(secs => $3::bigint / 1000.0)" STILL_CLAIMED,
         4};
     const char *params[] = {id, attempts, delay_text, error};

@@ -2,8 +2,9 @@
  * outbox, workers deliver it over SMTP to a real mail catcher, GET /verify
  * consumes the token, POST /verify/resend queues another. The "mail" case
  * shares one server sending to the shared catcher; the "faults" case starts
- * its own servers, workers and private catchers (SMTP down, kill -9, expired
- * lease, 550, max attempts, NOTIFY, two worker processes, SIGTERM), with no
+ * its own servers, workers and private catchers (SMTP down, kill -9, kill -9
+ * mid-send, a stalled live worker, INSTANCE_ID, expired lease, 550, max
+ * attempts, NOTIFY, two worker processes, SIGTERM), with no
  * other worker running so nothing steals their rows. The suite has a
  * database of its own for the same reason. */
 #include <check.h>

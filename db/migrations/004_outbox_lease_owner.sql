@@ -3,7 +3,8 @@
 -- OUTBOX_LEASE_S runs out. A holder is a process, its pid and start time,
 -- within a scope (host, boot, pid namespace, user) where other processes can
 -- check whether it still runs, plus the INSTANCE_ID it was started with, if
--- any. After a row leaves 'sending' they still name its last holder.
+-- any. A row that goes back to 'pending' names nobody; a sent or dead row
+-- keeps its last holder.
 ALTER TABLE email_outbox
     ADD COLUMN lease_instance  text,
     ADD COLUMN lease_scope     text,
