@@ -36,7 +36,7 @@ endif
 
 # Unit tests link only the modules they test (plus what those need).
 UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
-              check_verify_token check_mime check_log check_lease_holder
+              check_verify_token check_mime check_log
 check_string_set_SRCS        := core/string_set.c
 check_signup_validation_SRCS := auth/signup_validation.c core/string_set.c core/utf8.c
 check_signup_request_SRCS    := api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
@@ -45,7 +45,6 @@ check_password_hash_SRCS     := auth/password_hash.c core/log.c
 check_verify_token_SRCS      := auth/verify_token.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c
-check_lease_holder_SRCS      := mail/lease_holder.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e
@@ -54,6 +53,9 @@ check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_suppor
 check_api_hostile_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c
+# Unit suite of the outbox's lease holders (processes, read from /proc).
+UNIT_TESTS += check_lease_holder
+check_lease_holder_SRCS := mail/lease_holder.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 

@@ -66,6 +66,40 @@ static long retry_delay_ms(struct worker *w, int attempts)
     return delay / 2 + (long)(next_random(w) % (uint64_t)(delay / 2 + 1));
 }
 
+static PGconn *connect_and_listen(const struct outbox_worker_settings *s)
+{
+    char err[512];
+    PGconn *conn = db_connect(s->conninfo, err, sizeof err);
+    if (conn == NULL) {
+        log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, LOG_END);
+        return NULL;
+    }
+    if (db_command(conn, "LISTEN email_outbox", "outbox_listen") != DB_OK) {
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Sleeps until a notification, the poll interval, or stop. Returns false
+ * when the connection broke. */
+static bool wait_for_work(struct worker *w, PGconn *conn)
+{
+    const struct outbox_worker_settings *s = w->owner->settings;
+    struct pollfd fds[2] = {{.fd = w->owner->stop_pipe[0], .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+    if (conn != NULL)
+        fds[1].fd = PQsocket(conn);
+    int ready = poll(fds, 2, s->poll_interval_ms);
+    if (ready <= 0 || conn == NULL || !(fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+        return true;
+    if (!PQconsumeInput(conn))
+        return false;
+    PGnotify *notify;
+    while ((notify = PQnotifies(conn)) != NULL)
+        PQfreemem(notify);
+    return true;
+}
+
 static long long monotonic_ms(void)
 {
     struct timespec now;
@@ -116,40 +150,6 @@ static void release_dead_holders(struct worker *w, PGconn *conn)
             log_released("holder_dead", pid, released);
     }
     PQclear(holders);
-}
-
-static PGconn *connect_and_listen(const struct outbox_worker_settings *s)
-{
-    char err[512];
-    PGconn *conn = db_connect(s->conninfo, err, sizeof err);
-    if (conn == NULL) {
-        log_event(LOG_LEVEL_WARN, "outbox_db_unavailable", "error", err, LOG_END);
-        return NULL;
-    }
-    if (db_command(conn, "LISTEN email_outbox", "outbox_listen") != DB_OK) {
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
-/* Sleeps until a notification, the poll interval, or stop. Returns false
- * when the connection broke. */
-static bool wait_for_work(struct worker *w, PGconn *conn)
-{
-    const struct outbox_worker_settings *s = w->owner->settings;
-    struct pollfd fds[2] = {{.fd = w->owner->stop_pipe[0], .events = POLLIN}, {.fd = -1, .events = POLLIN}};
-    if (conn != NULL)
-        fds[1].fd = PQsocket(conn);
-    int ready = poll(fds, 2, s->poll_interval_ms);
-    if (ready <= 0 || conn == NULL || !(fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
-        return true;
-    if (!PQconsumeInput(conn))
-        return false;
-    PGnotify *notify;
-    while ((notify = PQnotifies(conn)) != NULL)
-        PQfreemem(notify);
-    return true;
 }
 
 static void log_email_result(const char *id, const char *attempt_text, const char *result, int code)
@@ -222,6 +222,7 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     int *rows_of = NULL;
     const char **sent_ids = NULL, **sent_attempts = NULL;
 
+    release_dead_holders(w, conn);
     PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s, &w->owner->holder);
     if (rows == NULL)
         return -1;
@@ -312,7 +313,6 @@ static void *worker_main(void *arg)
             wait_for_work(w, NULL);
             continue;
         }
-        release_dead_holders(w, conn);
         int claimed = deliver_batch(w, conn);
         if (claimed < 0 || PQstatus(conn) != CONNECTION_OK) {
             PQfinish(conn);
