@@ -61,19 +61,6 @@ enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_
     return status;
 }
 
-/* Runs a statement that returns rows. Returns them (caller PQclear()s), or
- * NULL when it failed (logged). */
-static PGresult *run_query(PGconn *conn, const struct db_statement *stmt, const char *const *params)
-{
-    PGresult *res = db_exec_prepared(conn, stmt, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_failure(conn, res, stmt->name);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
-
 PGresult *outbox_claim(PGconn *conn, int limit, int lease_s, const struct outbox_holder *holder)
 {
     /* "<= now()": a released lease ends at the release's now(), which no
@@ -93,7 +80,13 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s, const struct outbox
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     snprintf(lease_text, sizeof lease_text, "%d", lease_s);
     const char *params[] = {limit_text, lease_text, holder->instance, holder->scope, holder->pid, holder->start};
-    return run_query(conn, &CLAIM, params);
+    PGresult *res = db_exec_prepared(conn, &CLAIM, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_failure(conn, res, "outbox_claim");
+        PQclear(res);
+        return NULL;
+    }
+    return res;
 }
 
 PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self)
@@ -105,7 +98,13 @@ PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self)
         "   AND (lease_pid, lease_pid_start) <> ($2::int, $3::bigint)",
         3};
     const char *params[] = {self->scope, self->pid, self->start};
-    return run_query(conn, &SCOPE_HOLDERS, params);
+    PGresult *res = db_exec_prepared(conn, &SCOPE_HOLDERS, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_failure(conn, res, "outbox_scope_holders");
+        PQclear(res);
+        return NULL;
+    }
+    return res;
 }
 
 /* Runs a lease-ending UPDATE and counts the rows it released. */
