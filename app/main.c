@@ -53,13 +53,20 @@ static bool load_rule_lists(const char *dir, struct rule_lists *lists)
            load_list(dir, "common-passwords.txt", &lists->common_passwords);
 }
 
+/* Session state (the migration lock, LISTEN) needs a connection past any
+ * transaction pooler. */
+static const char *direct_url(const struct config *cfg)
+{
+    return cfg->database_direct_url[0] != '\0' ? cfg->database_direct_url : cfg->database_url;
+}
+
 static bool migrate(const struct config *cfg)
 {
     char err[1024];
     PGconn *conn = NULL;
 
     for (int attempt = 1; conn == NULL; attempt++) {
-        conn = db_connect(cfg->database_url, err, sizeof err);
+        conn = db_connect(direct_url(cfg), err, sizeof err);
         if (conn != NULL)
             break;
         if (attempt == MIGRATE_CONNECT_ATTEMPTS) {
@@ -111,8 +118,14 @@ static int db_pool_size(const struct config *cfg)
 
 static struct outbox_worker_settings worker_settings(const struct config *cfg)
 {
+    /* Behind a pooler without a direct URL, notifications cannot arrive:
+     * the workers poll. */
+    const char *listen_conninfo = cfg->database_direct_url[0] != '\0' ? cfg->database_direct_url
+                                  : cfg->db_prepared_statements  ? NULL
+                                                                 : "";
     return (struct outbox_worker_settings){
         .conninfo = cfg->database_url,
+        .listen_conninfo = listen_conninfo,
         .smtp = {.host = cfg->smtp_host,
                  .port = cfg->smtp_port,
                  .username = cfg->smtp_username,
@@ -128,6 +141,7 @@ static struct outbox_worker_settings worker_settings(const struct config *cfg)
         .batch_size = (int)cfg->outbox_batch_size,
         .poll_interval_ms = (int)cfg->outbox_poll_interval_ms,
         .lease_s = (int)cfg->outbox_lease_s,
+        .instance_id = cfg->instance_id,
         .max_attempts = (int)cfg->outbox_max_attempts,
         .retry_base_ms = cfg->outbox_retry_base_ms,
         .retry_max_ms = cfg->outbox_retry_max_ms,
@@ -170,6 +184,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    db_use_prepared_statements(cfg.db_prepared_statements);
     smtp_client_global_init();
     if (cfg.auto_migrate && !migrate(&cfg))
         goto cleanup;

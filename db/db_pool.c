@@ -40,6 +40,14 @@ struct db_pool {
     struct pool_waiter *first_waiter, *last_waiter; /* FIFO, under lock */
 };
 
+/* Set once at start-up, before any connection is made. */
+static bool are_prepared_statements_on = true;
+
+void db_use_prepared_statements(bool is_on)
+{
+    are_prepared_statements_on = is_on;
+}
+
 /* Server notices ("relation already exists, skipping") would otherwise be
  * printed raw on stderr, breaking the one-JSON-object-per-line log. */
 static void log_notice(void *arg, const char *message)
@@ -156,7 +164,9 @@ PGconn *db_connect(const char *conninfo, char *err, size_t err_size)
         return NULL;
     }
     PQsetNoticeProcessor(conn, log_notice, NULL);
-    if (!PQregisterEventProc(conn, prepared_set_event, "prepared_set", NULL))
+    /* Without the event, db_exec_prepared sends unnamed statements, which a
+     * transaction pooler (PgBouncer before 1.21) passes through intact. */
+    if (are_prepared_statements_on && !PQregisterEventProc(conn, prepared_set_event, "prepared_set", NULL))
         log_event(LOG_LEVEL_WARN, "db_prepared_statements_off", "error", "out of memory", LOG_END);
     return conn;
 }

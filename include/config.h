@@ -23,6 +23,9 @@ struct config {
     bool auto_migrate;
     char *migrations_dir;
     long db_pool_size; /* PostgreSQL connections; 0 = twice the number of cores */
+    bool db_prepared_statements; /* false behind a transaction pooler (PgBouncer < 1.21) */
+    char *database_direct_url;   /* "" = DATABASE_URL; a connection past any pooler, for the
+                                    migration lock and the workers' LISTEN */
     /* Mail */
     char *smtp_host;
     long smtp_port;
@@ -68,6 +71,7 @@ struct config {
     long outbox_max_attempts;
     long outbox_retry_base_ms;
     long outbox_retry_max_ms;
+    char *instance_id; /* "" = none; one running process per value (a restart takes back its claims) */
     /* Sign-up rules */
     char *terms_version;
     char *data_dir;

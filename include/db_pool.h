@@ -27,6 +27,13 @@ void db_pool_release(struct db_pool *pool, PGconn *conn);
  * NULL with libpq's message in err on failure; caller PQfinish()es. */
 PGconn *db_connect(const char *conninfo, char *err, size_t err_size) __attribute__((warn_unused_result));
 
+/* Whether connections made from now on prepare their statements (the
+ * default) or send each as an unnamed statement (DB_PREPARED_STATEMENTS=false,
+ * for PgBouncer in transaction pooling mode, which does not keep a server
+ * connection's prepared statements for the client). Call before any thread
+ * connects. */
+void db_use_prepared_statements(bool is_on);
+
 /* A statement each connection prepares (parses and plans) once, on its first
  * use there, and then only executes. name must be unique in the program; sql
  * uses $1..$n_params. Define them as static const beside their callers. */

@@ -1088,6 +1088,58 @@ START_TEST(test_mime_build_signin_attempts_notice_warns_without_acting_on_the_ac
 }
 END_TEST
 
+START_TEST(test_mime_build_password_reset_has_button_link_expiry_and_reassurance)
+{
+    struct mime_message msg = verification_message();
+    struct parsed_message m;
+
+    msg.template_kind = MIME_TEMPLATE_PASSWORD_RESET;
+    msg.link_ttl_s = 3600;
+    build_and_parse(&msg, &m);
+    char *subject = header_value(m.headers, "Subject");
+    ck_assert_str_eq(subject, "Reset your password");
+    ck_assert_uint_eq(m.part_count, 2);
+    assert_crlf_lines_within(m.raw, 998);
+    const char *text = m.parts[0].decoded_body, *html = m.parts[1].decoded_body;
+    char alone[512];
+    snprintf(alone, sizeof alone, "\n%s\n", LINK);
+    ck_assert_ptr_nonnull(strstr(text, alone));
+    ck_assert_ptr_nonnull(strstr(text, "expires in 1 hour"));
+    ck_assert_ptr_nonnull(strstr(text, "If you did not ask for this, ignore this email; your password is unchanged."));
+    ck_assert_ptr_nonnull(strstr(html, "Reset Your Password"));
+    ck_assert_ptr_nonnull(strstr(html, "If you did not ask for this, ignore this email; your password is unchanged."));
+    ck_assert_ptr_null(strstr(html, "Verify Your Email Address"));
+    free(subject);
+    free_message(&m);
+}
+END_TEST
+
+START_TEST(test_mime_build_password_changed_states_the_time_and_links_the_forgot_page)
+{
+    struct mime_message msg = already_registered_message();
+    struct parsed_message m;
+
+    msg.template_kind = MIME_TEMPLATE_PASSWORD_CHANGED;
+    msg.changed_at = DATE_2026_11_28;
+    msg.forgot_url = "https://portal.example.com/forgot-password.html";
+    build_and_parse(&msg, &m);
+    char *subject = header_value(m.headers, "Subject");
+    ck_assert_str_eq(subject, "Your password was changed");
+    assert_crlf_lines_within(m.raw, 998);
+    ck_assert_ptr_null(strstr(m.raw, "token="));
+    const char *text = m.parts[0].decoded_body, *html = m.parts[1].decoded_body;
+    ck_assert_ptr_nonnull(strstr(text, "was changed on Sat, 28 Nov 2026"));
+    ck_assert_ptr_nonnull(strstr(text, "If this wasn't you, reset your password now:\n\nhttps://portal.example.com/"
+                                       "forgot-password.html\n"));
+    ck_assert_ptr_nonnull(strstr(html, "<a href=\"https://portal.example.com/forgot-password.html\""));
+    free(subject);
+    free_message(&m);
+
+    msg.forgot_url = "javascript:alert(1)";
+    ck_assert_ptr_null(mime_build(&msg));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mime");
@@ -1141,6 +1193,8 @@ int main(void)
     tcase_add_test(tc_build, test_mime_build_already_registered_has_no_verify_link);
     tcase_add_test(tc_build, test_mime_build_already_registered_says_what_to_do);
     tcase_add_test(tc_build, test_mime_build_signin_attempts_notice_warns_without_acting_on_the_account);
+    tcase_add_test(tc_build, test_mime_build_password_reset_has_button_link_expiry_and_reassurance);
+    tcase_add_test(tc_build, test_mime_build_password_changed_states_the_time_and_links_the_forgot_page);
     suite_add_tcase(s, tc_build);
 
     SRunner *sr = srunner_create(s);

@@ -33,8 +33,9 @@ declare -A SOURCES=(
   [fuzz_mime]="mail/mime.c"
   [fuzz_bearer_token]="api/bearer_token.c"
   [fuzz_phc_string]="auth/phc_string.c"
+  [fuzz_account_bodies]="api/signin_request.c api/password_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
 )
-read -ra HARNESSES <<<"${FUZZ_HARNESSES:-fuzz_signup_request fuzz_validators fuzz_secret_token fuzz_mime fuzz_bearer_token fuzz_phc_string}"
+read -ra HARNESSES <<<"${FUZZ_HARNESSES:-fuzz_signup_request fuzz_validators fuzz_secret_token fuzz_mime fuzz_bearer_token fuzz_phc_string fuzz_account_bodies}"
 
 die() {
   printf 'fuzz: %s\n' "$*" >&2
@@ -51,7 +52,7 @@ build() {
   [ -n "${SOURCES[$name]:-}" ] || die "unknown harness '$name'"
   mkdir -p "$OUT"
   # shellcheck disable=SC2046,SC2086 # pkg-config output and source lists are word lists
-  "$CC" "${CFLAGS[@]}" $(pkg-config --cflags jansson libcrypto) -o "$OUT/$name" \
+  "$CC" "${CFLAGS[@]}" $(pkg-config --cflags jansson libcrypto libpq) -o "$OUT/$name" \
     "$FUZZ_DIR/$name.c" ${SOURCES[$name]} $(pkg-config --libs jansson libcrypto) ||
     die "building $name failed"
 }
