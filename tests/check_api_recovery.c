@@ -705,7 +705,7 @@ static int compare_long_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-#define TIMING_ROUNDS 15
+#define TIMING_ROUNDS 21
 /* Medians within 1.5x of each other plus 3 ms for scheduling noise on a
  * shared 2-core machine (scaled like the waits under valgrind). */
 #define TIMING_FACTOR 1.5
