@@ -139,11 +139,15 @@ export interface paths {
          *     limits `RESEND_PER_MINUTE` / `RESEND_PER_HOUR`), as `detail` says. A wrong password on
          *     such an account is a plain 401.
          *
-         *     **429 `rate_limited`** with `Retry-After` (unless `RATE_LIMITS_ENABLED=false`): too many
-         *     failed sign-ins for this account from this client address (then that pair is refused,
-         *     even with the right password, until its window passes; the owner signing in from another
-         *     address is not affected), from this client address across accounts, or for this account
-         *     across addresses. Client address as for `POST /signup`.
+         *     **429 `rate_limited`** with `Retry-After` (unless `RATE_LIMITS_ENABLED=false`), counted in
+         *     fixed windows of `SIGNIN_FAILURE_WINDOW` seconds (default 900): too many failed sign-ins
+         *     for this account from this client address (`SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT`,
+         *     default 5; then that pair is refused, even with the right password, until its window
+         *     passes, while the owner signing in from another address is not affected), from this
+         *     client address across accounts (`SIGNIN_FAILURES_PER_CLIENT`, default 50), or for this
+         *     account across addresses (`SIGNIN_FAILURES_PER_ADDRESS`, default 20; the owner is emailed
+         *     a notice, and addresses that signed in to the account successfully before keep working).
+         *     Client address as for `POST /signup`.
          *
          *     **200:** a new session. `session_token` is 256 random bits (only its SHA-256 is stored);
          *     send it as `Authorization: Bearer <session_token>`. `expires_at` is when the session ends
@@ -663,7 +667,7 @@ export interface components {
             /** @constant */
             type?: "/problems/email_not_verified";
             /** @constant */
-            title?: "The email address is not verified yet";
+            title?: "Your email address is not verified yet";
             /** @constant */
             status?: 403;
             /** @constant */
@@ -674,7 +678,7 @@ export interface components {
             /** @constant */
             type?: "/problems/unauthorized";
             /** @constant */
-            title?: "Authentication required";
+            title?: "Sign-in required";
             /** @constant */
             status?: 401;
             /** @constant */
@@ -1088,7 +1092,7 @@ export interface components {
                 Vary: components["headers"]["Vary"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
-                "Retry-After": components["headers"]["RetryAfterRateLimited"];
+                "Retry-After": components["headers"]["RetryAfterSignInThrottled"];
                 [name: string]: unknown;
             };
             content: {
@@ -1334,7 +1338,7 @@ export interface components {
         /** @description Only on a preflight from an allowed Origin. */
         AccessControlAllowMethodsGet: "GET, OPTIONS";
         /** @description Only on a preflight from an allowed Origin. */
-        AccessControlAllowHeaders: "Content-Type, Accept, X-Request-Id, Authorization";
+        AccessControlAllowHeaders: "Content-Type, Accept, Authorization, X-Request-Id";
         /** @description Seconds a preflight answer may be cached; only on a preflight from an allowed Origin. */
         AccessControlMaxAge: 600;
         /** @description The path's methods. */
@@ -1345,10 +1349,12 @@ export interface components {
         RetryAfterBusyOrUnavailable: 2 | 5;
         /** @description Seconds until the exceeded window (a minute or an hour) ends. */
         RetryAfterRateLimited: number;
+        /** @description Seconds until the sign-in failure window (`SIGNIN_FAILURE_WINDOW`, 60–86400, default 900) ends. */
+        RetryAfterSignInThrottled: number;
         /** @description Seconds to wait before retrying. */
         RetryAfterUnavailable: 5;
-        /** @description The scheme to authenticate with: `Bearer` (RFC 6750), possibly with parameters. */
-        WWWAuthenticateBearer: string;
+        /** @description The scheme to authenticate with (RFC 6750): `Bearer`, the same for every reason, so a token's state is not revealed. */
+        WWWAuthenticateBearer: "Bearer";
         /** @description `VERIFY_REDIRECT_URL?status=verified|already_verified|expired|invalid` */
         VerifyRedirectLocation: string;
     };
