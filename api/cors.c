@@ -10,8 +10,8 @@
 
 /* Preflight answers may be cached by the browser this long (seconds). */
 #define CORS_MAX_AGE "600"
-#define CORS_ALLOWED_HEADERS "Content-Type, Accept, X-Request-Id"
-#define CORS_EXPOSED_HEADERS "Retry-After, X-Request-Id, Location"
+#define CORS_ALLOWED_HEADERS "Content-Type, Accept, Authorization, X-Request-Id"
+#define CORS_EXPOSED_HEADERS "Retry-After, X-Request-Id, Location, WWW-Authenticate"
 
 struct cors_policy {
     struct string_set *origins;

@@ -9,6 +9,7 @@
 #include "outbox.h"
 #include "password_hash.h"
 #include "problem.h"
+#include "sessions.h"
 
 /* Probes must answer quickly; a pool exhausted for this long is not ready. */
 #define READYZ_ACQUIRE_TIMEOUT_MS 2000
@@ -43,12 +44,14 @@ int callback_metrics_get(const struct _u_request *request, struct _u_response *r
 {
     (void)request;
     const struct app *app = user_data;
-    struct metrics_gauges gauges = {.outbox_pending = -1};
+    struct metrics_gauges gauges = {.outbox_pending = -1, .live_sessions = -1};
 
     password_hasher_stats(app->signup.hasher, &gauges.hash_waits, &gauges.hash_wait_seconds_sum);
     PGconn *conn = db_pool_acquire(app->pool, READYZ_ACQUIRE_TIMEOUT_MS);
     if (conn != NULL && outbox_pending_stats(conn, &gauges.outbox_pending, &gauges.outbox_oldest_pending_s) != DB_OK)
         gauges.outbox_pending = -1;
+    if (conn != NULL && sessions_count_live(conn, &gauges.live_sessions) != DB_OK)
+        gauges.live_sessions = -1;
     db_pool_release(app->pool, conn);
 
     char *text = metrics_render(&gauges);

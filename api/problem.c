@@ -49,6 +49,17 @@ static const struct problem_spec PROBLEMS[] = {
                                      "5"},
     [PROBLEM_INTERNAL_ERROR] = {500, "internal_error", "Internal server error",
                                 "Something went wrong on our side; nothing was stored.", NULL},
+    [PROBLEM_INVALID_CREDENTIALS] = {401, "invalid_credentials", "The email or password is incorrect",
+                                     "The email address or password is incorrect. Check both and try again.", NULL},
+    [PROBLEM_EMAIL_NOT_VERIFIED] = {403, "email_not_verified", "Your email address is not verified yet",
+                                    "Verify your email address before you sign in. We have sent you a new "
+                                    "verification email (at most one a minute): open the link in it, then sign in "
+                                    "again.",
+                                    NULL},
+    [PROBLEM_UNAUTHORIZED] = {401, "unauthorized", "Sign-in required",
+                              "This request needs a valid session: sign in and send the session token as "
+                              "Authorization: Bearer <token>.",
+                              NULL},
 };
 
 static json_t *errors_to_json(const struct field_errors *errors)
@@ -110,6 +121,10 @@ static int respond(struct _u_response *response, enum problem_kind kind, const c
     u_map_put(response->map_header, "Content-Type", "application/problem+json");
     if (retry_after != NULL)
         u_map_put(response->map_header, "Retry-After", retry_after);
+    /* RFC 6750: the challenge says which scheme would work. One challenge for
+     * every reason, so a token's state is not revealed. */
+    if (kind == PROBLEM_UNAUTHORIZED)
+        u_map_put(response->map_header, "WWW-Authenticate", "Bearer");
     ulfius_set_string_body_response(response, spec->status, text);
     free(text);
     return U_CALLBACK_COMPLETE;

@@ -20,6 +20,7 @@
 #include "outbox_worker.h"
 #include "password_hash.h"
 #include "string_set.h"
+#include "sweeper.h"
 #include "text_file.h"
 
 /* How long start-up waits for PostgreSQL to accept connections (it is often
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct outbox_workers *workers = NULL;
+    struct sweeper *sweeper = NULL;
     struct outbox_worker_settings mail_settings;
     bool is_serving = false;
     /* Before any thread exists, so every thread inherits the mask and only
@@ -225,6 +227,26 @@ int main(int argc, char **argv)
                              {"resend_email_hour", cfg.resends_per_email_hour, 3600}},
     };
 
+    app.signin = (struct signin_service){
+        .pool = app.pool,
+        .hasher = hasher,
+        .signup = &app.signup,
+        .session_idle_timeout_s = cfg.session_idle_timeout_s,
+        .session_max_age_s = cfg.session_max_age_s,
+        .are_limits_enabled = cfg.rate_limits_enabled,
+        .limits = {.per_pair = cfg.signin_failures_per_pair,
+                   .per_client = cfg.signin_failures_per_client,
+                   .per_account = cfg.signin_failures_per_account,
+                   .window_s = cfg.signin_failure_window_s},
+        .message_id_domain = app.signup.message_id_domain,
+        .db_acquire_timeout_ms = DB_ACQUIRE_TIMEOUT_MS,
+    };
+    if (!signin_service_prepare(&app.signin))
+        goto cleanup;
+    sweeper = sweeper_start(&app.signin, cfg.session_sweep_interval_s);
+    if (sweeper == NULL)
+        goto cleanup;
+
     if (!http_server_start(&inst, &app, err, sizeof err)) {
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", err, LOG_END);
         goto cleanup;
@@ -249,6 +271,7 @@ serve:
     exit_code = EXIT_SUCCESS;
 
 cleanup:
+    sweeper_stop(sweeper);
     outbox_workers_stop(workers);
     smtp_client_global_cleanup();
     cors_policy_free(app.cors);

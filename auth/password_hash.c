@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "phc_string.h"
+#include "secret.h"
 
 #define SALT_BYTES 16
 #define HASH_BYTES 32
@@ -218,6 +220,77 @@ enum password_hash_result password_hash(struct password_hasher *hasher, const ch
              hash_b64);
     memset(hash, 0, sizeof hash);
     return PASSWORD_HASH_OK;
+}
+
+/* Constant time in len: how long it takes must not say where they differ. */
+static bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+enum password_verify_result password_verify(struct password_hasher *hasher, const char *encoded,
+                                            const char *password, size_t len)
+{
+    struct phc_argon2id stored;
+    uint8_t computed[PHC_HASH_MAX];
+    enum password_verify_result result = PASSWORD_VERIFY_FAILED;
+
+    if (!phc_argon2id_parse(encoded, &stored)) {
+        log_event(LOG_LEVEL_ERROR, "password_verify_failed", "error", "stored hash is not an argon2id PHC string",
+                  LOG_END);
+        return PASSWORD_VERIFY_FAILED;
+    }
+    uint8_t *buffer = acquire_buffer(hasher);
+    if (buffer == NULL)
+        return PASSWORD_VERIFY_BUSY;
+
+    argon2_context ctx = {
+        .out = computed,
+        .outlen = (uint32_t)stored.hash_len,
+        .pwd = (uint8_t *)password,
+        .pwdlen = (uint32_t)len,
+        .salt = stored.salt,
+        .saltlen = (uint32_t)stored.salt_len,
+        .t_cost = stored.iterations,
+        .m_cost = stored.memory_kib,
+        .lanes = stored.parallelism,
+        .threads = stored.parallelism,
+        .version = ARGON2_VERSION_13,
+        .flags = ARGON2_DEFAULT_FLAGS,
+    };
+    /* A hash made with more memory than today's buffers (parameters were
+     * lowered since) gets argon2's own allocation; it is still one of the
+     * `concurrency` hashes at once, since it holds a buffer slot. */
+    size_t blocks = stored.memory_kib > 8 * stored.parallelism ? stored.memory_kib : 8 * stored.parallelism;
+    if ((size_t)blocks * 1024 <= hasher->buffer_bytes) {
+        ctx.allocate_cbk = take_thread_buffer;
+        ctx.free_cbk = keep_thread_buffer;
+        thread_buffer = buffer;
+        thread_buffer_bytes = hasher->buffer_bytes;
+    }
+    int rc = argon2_ctx(&ctx, Argon2_id);
+    thread_buffer = NULL;
+    release_buffer(hasher, buffer);
+    if (rc != ARGON2_OK)
+        log_event(LOG_LEVEL_ERROR, "password_verify_failed", "error", argon2_error_message(rc), LOG_END);
+    else
+        result = bytes_equal(computed, stored.hash, stored.hash_len) ? PASSWORD_VERIFY_MATCH
+                                                                      : PASSWORD_VERIFY_MISMATCH;
+    secret_wipe(computed, sizeof computed);
+    return result;
+}
+
+bool password_needs_rehash(const struct password_hasher *hasher, const char *encoded)
+{
+    struct phc_argon2id stored;
+    if (!phc_argon2id_parse(encoded, &stored))
+        return false; /* not ours to rewrite; verification already failed on it */
+    return stored.memory_kib != hasher->params.memory_kib || stored.iterations != hasher->params.iterations ||
+           stored.parallelism != hasher->params.parallelism || stored.salt_len != SALT_BYTES ||
+           stored.hash_len != HASH_BYTES;
 }
 
 void password_hasher_stats(struct password_hasher *hasher, unsigned long long *waits, double *wait_seconds)

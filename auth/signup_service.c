@@ -11,22 +11,22 @@
 #include "log.h"
 #include "metrics.h"
 #include "password_hash.h"
-#include "verify_token.h"
+#include "secret_token.h"
 
 /* Longest VERIFY_URL we build links from, plus "?token=" and the token. */
 #define VERIFY_LINK_MAX 2048
 
 /* A fresh token, its hash and its link, ready for verification_queue. */
 struct fresh_token {
-    char text[VERIFY_TOKEN_TEXT_LEN + 1];
-    char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE];
+    char text[SECRET_TOKEN_TEXT_LEN + 1];
+    char hash_hex[SECRET_TOKEN_HASH_HEX_SIZE];
     char link[VERIFY_LINK_MAX];
     struct verification_mail mail;
 };
 
 static bool fresh_token_create(const struct signup_service *service, struct fresh_token *t)
 {
-    if (!verify_token_generate(t->text, t->hash_hex)) {
+    if (!secret_token_generate(t->text, t->hash_hex)) {
         log_event(LOG_LEVEL_ERROR, "token_generate_failed", LOG_END);
         return false;
     }
@@ -46,9 +46,7 @@ static bool fresh_token_create(const struct signup_service *service, struct fres
 
 static void fresh_token_wipe(struct fresh_token *t)
 {
-    volatile char *p = (volatile char *)t;
-    for (size_t i = 0; i < sizeof *t; i++)
-        p[i] = 0;
+    secret_wipe(t, sizeof *t);
 }
 
 enum signup_outcome signup_register(const struct signup_service *service, const struct signup_request *req)
@@ -116,12 +114,12 @@ enum verify_result signup_verify(const struct signup_service *service, const cha
         [VERIFY_EXPIRED] = "expired",   [VERIFY_INVALID] = "invalid",
         [VERIFY_UNAVAILABLE] = "error", [VERIFY_ERROR] = "error",
     };
-    char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE];
+    char hash_hex[SECRET_TOKEN_HASH_HEX_SIZE];
     enum verify_result result = VERIFY_INVALID;
     PGconn *conn = NULL;
 
     email[0] = '\0';
-    if (verify_token_hash(token, len, hash_hex)) {
+    if (secret_token_hash(token, len, hash_hex)) {
         conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
         result = conn ? verification_consume(conn, hash_hex, email) : VERIFY_UNAVAILABLE;
         db_pool_release(service->pool, conn);

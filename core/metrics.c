@@ -15,9 +15,12 @@ static const char *const ROUTE_NAMES[METRICS_ROUTE_COUNT] = {
     [METRICS_ROUTE_SIGNUP] = "/signup",   [METRICS_ROUTE_VERIFY] = "/verify",
     [METRICS_ROUTE_VERIFY_RESEND] = "/verify/resend", [METRICS_ROUTE_HEALTHZ] = "/healthz",
     [METRICS_ROUTE_READYZ] = "/readyz",   [METRICS_ROUTE_METRICS] = "/metrics",
-    [METRICS_ROUTE_OPENAPI] = "/openapi.yaml", [METRICS_ROUTE_OTHER] = "other",
+    [METRICS_ROUTE_OPENAPI] = "/openapi.yaml", [METRICS_ROUTE_SIGNIN] = "/signin",
+    [METRICS_ROUTE_SESSION] = "/session", [METRICS_ROUTE_SIGNOUT] = "/signout",
+    [METRICS_ROUTE_SIGNOUT_ALL] = "/signout/all", [METRICS_ROUTE_OTHER] = "other",
 };
 static const char *const SIGNUP_NAMES[METRICS_SIGNUP_COUNT] = {"created", "duplicate"};
+static const char *const SIGNIN_NAMES[METRICS_SIGNIN_COUNT] = {"ok", "invalid", "unverified", "throttled"};
 static const char *const EMAIL_NAMES[METRICS_EMAIL_COUNT] = {"sent", "retry", "dead"};
 static const char *const VERIFY_NAMES[] = {"verified", "already_verified", "expired", "invalid", "error"};
 #define VERIFY_RESULTS (sizeof VERIFY_NAMES / sizeof VERIFY_NAMES[0])
@@ -28,6 +31,7 @@ static atomic_ullong request_micros[METRICS_ROUTE_COUNT];
 static atomic_ullong signups[METRICS_SIGNUP_COUNT];
 static atomic_ullong verifications[VERIFY_RESULTS];
 static atomic_ullong emails[METRICS_EMAIL_COUNT];
+static atomic_ullong signins[METRICS_SIGNIN_COUNT];
 
 const char *metrics_route_name(enum metrics_route route)
 {
@@ -59,6 +63,11 @@ void metrics_record_verification(const char *result)
 void metrics_record_email(enum metrics_email result)
 {
     atomic_fetch_add(&emails[result], 1);
+}
+
+void metrics_record_signin(enum metrics_signin result)
+{
+    atomic_fetch_add(&signins[result], 1);
 }
 
 /* A growing text buffer; on out-of-memory it stops growing and is_broken is set. */
@@ -128,6 +137,15 @@ char *metrics_render(const struct metrics_gauges *g)
                "# TYPE signup_email_sends_total counter\n");
     for (int i = 0; i < METRICS_EMAIL_COUNT; i++)
         append(&t, "signup_email_sends_total{result=\"%s\"} %llu\n", EMAIL_NAMES[i], atomic_load(&emails[i]));
+    append(&t, "# HELP signup_signins_total Sign-in attempts, by result.\n"
+               "# TYPE signup_signins_total counter\n");
+    for (int i = 0; i < METRICS_SIGNIN_COUNT; i++)
+        append(&t, "signup_signins_total{result=\"%s\"} %llu\n", SIGNIN_NAMES[i], atomic_load(&signins[i]));
+    if (g->live_sessions >= 0)
+        append(&t, "# HELP signup_sessions_active Sessions that are signed in right now (all instances).\n"
+                   "# TYPE signup_sessions_active gauge\n"
+                   "signup_sessions_active %ld\n",
+               g->live_sessions);
     append(&t, "# HELP signup_password_hash_queue_wait_seconds Time sign-ups waited for an argon2 slot.\n"
                "# TYPE signup_password_hash_queue_wait_seconds summary\n"
                "signup_password_hash_queue_wait_seconds_sum %.6f\n"

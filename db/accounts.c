@@ -3,6 +3,7 @@
 #include "accounts.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -91,4 +92,52 @@ rollback:
     PQclear(res);
     (void)db_command(conn, "ROLLBACK", "signup_rollback");
     return result;
+}
+
+static void copy_field(char *dst, size_t size, const PGresult *res, int column)
+{
+    snprintf(dst, size, "%s", PQgetvalue(res, 0, column));
+}
+
+enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct account_credentials *out,
+                                         bool *found)
+{
+    static const struct db_statement FIND = {
+        "account_find_credentials",
+        "SELECT id, email, full_name, phone_number, coalesce(" SQL_RFC3339("email_verified_at") ", ''), "
+        "       password_hash, email_verified_at IS NOT NULL "
+        "  FROM accounts WHERE lower(email) = lower($1)",
+        1};
+    const char *params[] = {email};
+    enum db_status status = DB_OK;
+
+    *found = false;
+    PGresult *res = db_exec_prepared(conn, &FIND, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        status = db_failure(conn, res, "account_find_credentials");
+    } else if (PQntuples(res) == 1) {
+        copy_field(out->profile.id, sizeof out->profile.id, res, 0);
+        copy_field(out->profile.email, sizeof out->profile.email, res, 1);
+        copy_field(out->profile.full_name, sizeof out->profile.full_name, res, 2);
+        copy_field(out->profile.phone_number, sizeof out->profile.phone_number, res, 3);
+        copy_field(out->profile.email_verified_at, sizeof out->profile.email_verified_at, res, 4);
+        copy_field(out->password_hash, sizeof out->password_hash, res, 5);
+        out->is_verified = PQgetvalue(res, 0, 6)[0] == 't';
+        *found = true;
+    }
+    PQclear(res);
+    return status;
+}
+
+enum db_status accounts_replace_hash(PGconn *conn, const char *account_id, const char *old_hash,
+                                     const char *new_hash)
+{
+    static const struct db_statement REPLACE = {
+        "account_replace_hash", "UPDATE accounts SET password_hash = $3 WHERE id = $1 AND password_hash = $2", 3};
+    const char *params[] = {account_id, old_hash, new_hash};
+    PGresult *res = db_exec_prepared(conn, &REPLACE, params);
+    enum db_status status =
+        PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "account_replace_hash");
+    PQclear(res);
+    return status;
 }

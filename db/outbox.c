@@ -26,6 +26,28 @@ enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
     return status;
 }
 
+enum db_status outbox_enqueue_hourly(PGconn *conn, const struct outbox_entry *entry, bool *queued)
+{
+    static const struct db_statement ENQUEUE_HOURLY = {
+        "outbox_enqueue_hourly",
+        "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
+        "SELECT $1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6 "
+        " WHERE NOT EXISTS (SELECT 1 FROM email_outbox WHERE account_id = $2 AND kind = $1 "
+        "                      AND created_at > now() - interval '1 hour')",
+        6};
+    const char *params[] = {entry->kind,        entry->account_id,  entry->recipient,
+                            entry->recipient_name, entry->verify_link, entry->message_id_domain};
+    PGresult *res = db_exec_prepared(conn, &ENQUEUE_HOURLY, params);
+    enum db_status status = DB_OK;
+    *queued = false;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        *queued = atol(PQcmdTuples(res)) == 1;
+    else
+        status = db_failure(conn, res, "outbox_enqueue_hourly");
+    PQclear(res);
+    return status;
+}
+
 enum db_status outbox_recent_counts(PGconn *conn, const char *account_id, long *last_minute, long *last_hour)
 {
     static const struct db_statement RECENT = {

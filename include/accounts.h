@@ -1,9 +1,12 @@
-/* accounts: the sign-up transaction. */
+/* accounts: the sign-up transaction, and the account reads and writes of
+ * sign-in. */
 #ifndef SIGNUP_ACCOUNTS_H
 #define SIGNUP_ACCOUNTS_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
+#include "account_profile.h"
 #include "verification.h"
 
 /* All borrowed for the duration of the call. */
@@ -30,5 +33,22 @@ enum account_register_result {
 enum account_register_result accounts_register(PGconn *conn, const struct new_account *account,
                                                const struct verification_mail *mail,
                                                const struct mail_limits *repeat_limits);
+
+/* An account as sign-in needs it. */
+struct account_credentials {
+    struct account_profile profile;
+    char password_hash[PASSWORD_HASH_ENCODED_MAX];
+    bool is_verified;
+};
+
+/* Looks the account up by email (any letter case). *found tells whether it
+ * exists; out is filled when it does. Caller wipes out->password_hash. */
+enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct account_credentials *out,
+                                         bool *found);
+
+/* Replaces the stored hash with new_hash if it is still old_hash (a
+ * concurrent password change wins). */
+enum db_status accounts_replace_hash(PGconn *conn, const char *account_id, const char *old_hash,
+                                     const char *new_hash);
 
 #endif

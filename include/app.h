@@ -4,6 +4,7 @@
 #define SIGNUP_APP_H
 
 #include "config.h"
+#include "signin_service.h"
 #include "signup_service.h"
 #include "signup_validation.h"
 
@@ -15,6 +16,7 @@ struct app {
     const struct config *config;
     struct signup_rules rules;
     struct signup_service signup;
+    struct signin_service signin;
     struct db_pool *pool;
     struct cors_policy *cors;
     struct string_set *trusted_proxies; /* TRUSTED_PROXIES */

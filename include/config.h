@@ -46,6 +46,14 @@ struct config {
     long resends_per_ip_hour;
     long resends_per_email_minute;
     long resends_per_email_hour;
+    /* Sign-in and sessions */
+    long session_idle_timeout_s;   /* a session unused this long ends */
+    long session_max_age_s;        /* and every session ends this long after sign-in */
+    long session_sweep_interval_s; /* how often expired and revoked sessions are deleted */
+    long signin_failures_per_pair;    /* wrong passwords per (email, client address) per window */
+    long signin_failures_per_client;  /* per client address, any email */
+    long signin_failures_per_account; /* per email, any client (owner's known clients exempt) */
+    long signin_failure_window_s;
     /* Outbox workers */
     long mail_workers;
     long outbox_batch_size;

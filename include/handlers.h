@@ -10,6 +10,10 @@
 int callback_signup_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_verify_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_verify_resend_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_signin_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_session_get(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_signout_post(const struct _u_request *request, struct _u_response *response, void *user_data);
+int callback_signout_all_post(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_metrics_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_openapi_get(const struct _u_request *request, struct _u_response *response, void *user_data);
 int callback_healthz_get(const struct _u_request *request, struct _u_response *response, void *user_data);

@@ -10,6 +10,7 @@
 enum mime_template {
     MIME_TEMPLATE_VERIFICATION,       /* "Verify your email address": button + raw link */
     MIME_TEMPLATE_ALREADY_REGISTERED, /* "someone tried to sign up with your address" notice */
+    MIME_TEMPLATE_SIGNIN_ATTEMPTS,    /* "someone is trying to sign in to your account" notice */
 };
 
 /* All strings borrowed, UTF-8, NUL-terminated. */
@@ -21,7 +22,7 @@ struct mime_message {
     const char *message_id;     /* without angle brackets, e.g. "42.abcd@example.com" */
     const char *verify_link;    /* VERIFICATION only: the full https?://…?token=… URL */
     long link_ttl_s;            /* VERIFICATION only: shown as "expires in N hours" */
-    const char *sign_in_url;    /* ALREADY_REGISTERED only: may be NULL */
+    const char *sign_in_url;    /* the two notices only: may be NULL */
     time_t date;                /* Date: header */
     const char *boundary_seed;  /* unique text to derive the MIME boundary from (e.g. message_id) */
 };

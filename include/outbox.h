@@ -5,11 +5,13 @@
 #define SIGNUP_OUTBOX_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 #include "db_pool.h"
 
 #define OUTBOX_KIND_VERIFICATION "verification"
 #define OUTBOX_KIND_ALREADY_REGISTERED "already_registered"
+#define OUTBOX_KIND_SIGNIN_ATTEMPTS "signin_attempts"
 
 /* All borrowed. */
 struct outbox_entry {
@@ -23,6 +25,10 @@ struct outbox_entry {
 
 /* Inserts one row in conn's current transaction. */
 enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry);
+
+/* Same, unless an email of this kind was queued for the account within the
+ * last hour; *queued tells which. */
+enum db_status outbox_enqueue_hourly(PGconn *conn, const struct outbox_entry *entry, bool *queued);
 
 /* Emails queued for account_id within the last minute and hour, not counting
  * the account's first email (the sign-up's own): the per-address limits are

@@ -4,11 +4,12 @@
 #ifndef SIGNUP_PASSWORD_HASH_H
 #define SIGNUP_PASSWORD_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Enough for "$argon2id$v=19$m=4294967295,t=4294967295,p=255$" + 16-byte salt + 32-byte hash. */
-#define PASSWORD_HASH_ENCODED_MAX 160
+#include "account_fields.h" /* PASSWORD_HASH_ENCODED_MAX */
+
 
 struct password_hasher_params {
     uint32_t memory_kib;
@@ -36,6 +37,24 @@ struct password_hasher *password_hasher_create(const struct password_hasher_para
 enum password_hash_result password_hash(struct password_hasher *hasher, const char *password, size_t len,
                                         char encoded[PASSWORD_HASH_ENCODED_MAX])
     __attribute__((warn_unused_result));
+
+enum password_verify_result {
+    PASSWORD_VERIFY_MATCH,
+    PASSWORD_VERIFY_MISMATCH,
+    PASSWORD_VERIFY_BUSY,   /* no buffer freed up within queue_timeout_ms */
+    PASSWORD_VERIFY_FAILED, /* malformed stored hash or argon2 failure; logged */
+};
+
+/* Checks password against a stored PHC string, with the string's own
+ * parameters, under the same concurrency bound as password_hash. The
+ * comparison takes the same time wherever the hashes differ. */
+enum password_verify_result password_verify(struct password_hasher *hasher, const char *encoded,
+                                            const char *password, size_t len) __attribute__((warn_unused_result));
+
+/* True when encoded is a valid argon2id string made with other parameters
+ * (memory, passes, lanes, salt or hash length) than the hasher's: after a
+ * successful sign-in it is replaced by a fresh hash of the same password. */
+bool password_needs_rehash(const struct password_hasher *hasher, const char *encoded);
 
 /* How many hashes waited for a buffer, and their total wait in seconds
  * (for the argon2 queue-wait metric). */

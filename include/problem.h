@@ -23,6 +23,9 @@ enum problem_kind {
     PROBLEM_SERVICE_BUSY,           /* 503 + Retry-After */
     PROBLEM_SERVICE_UNAVAILABLE,    /* 503 + Retry-After */
     PROBLEM_INTERNAL_ERROR,         /* 500 */
+    PROBLEM_INVALID_CREDENTIALS,    /* 401, unknown email or wrong password alike */
+    PROBLEM_EMAIL_NOT_VERIFIED,     /* 403, right password, address not verified */
+    PROBLEM_UNAUTHORIZED,           /* 401 + WWW-Authenticate: Bearer, no live session */
 };
 
 /* Fills response with the problem document for kind. detail may be NULL (the

@@ -6,16 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "json_body.h"
 #include "signup_service.h"
 #include "signup_validation.h"
-
-enum signup_parse_status {
-    SIGNUP_PARSE_OK,
-    SIGNUP_PARSE_MALFORMED_JSON, /* detail says where */
-    SIGNUP_PARSE_NOT_OBJECT,
-    SIGNUP_PARSE_WRONG_TYPE,     /* errors lists each field with the wrong JSON type */
-    SIGNUP_PARSE_INVALID,        /* errors lists every rule violated */
-};
 
 /* Parses body (len bytes, need not be NUL-terminated) and validates every
  * field. Absent and null fields count as empty. Unknown fields are ignored so

@@ -10,7 +10,7 @@
 
 /* What a producer needs to queue a verification email; all borrowed. */
 struct verification_mail {
-    const char *token_hash_hex;    /* bytea literal from verify_token_generate */
+    const char *token_hash_hex;    /* bytea literal from secret_token_generate */
     const char *verify_link;       /* VERIFY_URL?token=… (holds the raw token) */
     long token_ttl_s;
     const char *message_id_domain;

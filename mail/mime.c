@@ -539,6 +539,7 @@ static const char HTML_BUTTON[] =
 
 static const char SUBJECT_VERIFICATION[] = "Verify your email address";
 static const char SUBJECT_ALREADY_REGISTERED[] = "Sign-up attempt with your email address";
+static const char SUBJECT_SIGNIN_ATTEMPTS[] = "Someone is trying to sign in to your account";
 
 static void append_greeting(struct mime_buf *out, const char *name, bool is_html)
 {
@@ -607,6 +608,39 @@ static void write_already_registered(const struct mime_message *msg, const char 
     buf_puts(html, HTML_TAIL);
 }
 
+/* Plain text and HTML of the notice sent when the per-account cap on wrong
+ * passwords trips (at most hourly). Like the other notice it has no link
+ * that acts on the account. */
+static void write_signin_attempts(const struct mime_message *msg, const char *name_html, const char *sign_in_html,
+                                  struct mime_buf *text, struct mime_buf *html)
+{
+    append_greeting(text, msg->to_name, false);
+    buf_puts(text, "Someone has tried many wrong passwords to sign in to your Services Portal account. To protect "
+                   "it, we are turning away sign-in attempts to it from places you have not signed in from "
+                   "before, for a while.\n\n");
+    buf_puts(text, "If it was you, you can still sign in from a device and network you used before, or wait a "
+                   "little and try again");
+    if (has_text(msg->sign_in_url))
+        buf_printf(text, ":\n\n%s\n\n", msg->sign_in_url);
+    else
+        buf_puts(text, ".\n\n");
+    buf_puts(text, "If it wasn't you, nobody has signed in: your password was not accepted. If your password is "
+                   "used anywhere else, change it there.\n");
+
+    buf_printf(html, HTML_HEAD, SUBJECT_SIGNIN_ATTEMPTS, "Someone is trying to sign in to your account");
+    append_greeting(html, name_html, true);
+    buf_puts(html, "<p>Someone has tried many wrong passwords to sign in to your Services Portal account. To "
+                   "protect it, we are turning away sign-in attempts to it from places you have not signed in "
+                   "from before, for a while.</p>\n");
+    buf_puts(html, "<p>If it was you, you can still sign in from a device and network you used before, or wait a "
+                   "little and try again.</p>\n");
+    if (sign_in_html != NULL)
+        buf_printf(html, HTML_BUTTON, sign_in_html, "Sign In");
+    buf_puts(html, "<p>If it wasn't you, nobody has signed in: your password was not accepted. If your password "
+                   "is used anywhere else, change it there.</p>\n");
+    buf_puts(html, HTML_TAIL);
+}
+
 /* Everything from outside is checked here, before anything is built. */
 static bool is_buildable(const struct mime_message *msg)
 {
@@ -623,6 +657,7 @@ static bool is_buildable(const struct mime_message *msg)
     case MIME_TEMPLATE_VERIFICATION:
         return is_safe_link(msg->verify_link) && msg->link_ttl_s > 0;
     case MIME_TEMPLATE_ALREADY_REGISTERED:
+    case MIME_TEMPLATE_SIGNIN_ATTEMPTS:
         return !has_text(msg->sign_in_url) || is_safe_link(msg->sign_in_url);
     }
     return false;
@@ -662,13 +697,17 @@ char *mime_build(const struct mime_message *msg)
             goto cleanup;
         write_verification(msg, name_html, link_html, &text, &html);
     } else {
-        subject = SUBJECT_ALREADY_REGISTERED;
+        bool is_signin_notice = msg->template_kind == MIME_TEMPLATE_SIGNIN_ATTEMPTS;
+        subject = is_signin_notice ? SUBJECT_SIGNIN_ATTEMPTS : SUBJECT_ALREADY_REGISTERED;
         if (has_text(msg->sign_in_url)) {
             link_html = mime_html_escape(msg->sign_in_url);
             if (link_html == NULL)
                 goto cleanup;
         }
-        write_already_registered(msg, name_html, link_html, &text, &html);
+        if (is_signin_notice)
+            write_signin_attempts(msg, name_html, link_html, &text, &html);
+        else
+            write_already_registered(msg, name_html, link_html, &text, &html);
     }
     text_body = buf_finish(&text);
     html_body = buf_finish(&html);

@@ -136,9 +136,11 @@ static bool is_accepted(const struct smtp_outgoing *out)
 
 static char *build_message(const struct outbox_worker_settings *s, PGresult *rows, int row)
 {
-    bool is_verification = strcmp(PQgetvalue(rows, row, OUTBOX_COL_KIND), OUTBOX_KIND_VERIFICATION) == 0;
+    const char *kind = PQgetvalue(rows, row, OUTBOX_COL_KIND);
     struct mime_message msg = {
-        .template_kind = is_verification ? MIME_TEMPLATE_VERIFICATION : MIME_TEMPLATE_ALREADY_REGISTERED,
+        .template_kind = strcmp(kind, OUTBOX_KIND_VERIFICATION) == 0        ? MIME_TEMPLATE_VERIFICATION
+                         : strcmp(kind, OUTBOX_KIND_SIGNIN_ATTEMPTS) == 0 ? MIME_TEMPLATE_SIGNIN_ATTEMPTS
+                                                                            : MIME_TEMPLATE_ALREADY_REGISTERED,
         .from = s->mail_from,
         .to_address = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT),
         .to_name = PQgetvalue(rows, row, OUTBOX_COL_RECIPIENT_NAME),

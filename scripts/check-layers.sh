@@ -23,6 +23,7 @@ declare -A HEADER_LAYER=(
   [handlers.h]=api     # api/handlers_*.c
   [db_migrate.h]=db    # db/migrate.c
   [account_fields.h]=db # sizes of the stored account fields, no code
+  [account_profile.h]=db # the account as its owner sees it, no code
 )
 
 layer_of_header() {

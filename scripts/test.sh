@@ -57,8 +57,9 @@ export TEST_RESPONSE_LOG="$TEST_OUTPUT_DIR/responses.jsonl"
 : >"$TEST_RESPONSE_LOG"
 
 unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
-  check_verify_token check_mime check_log)
-integration_suites=(check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e)
+  check_secret_token check_mime check_log check_phc_string check_bearer_token check_signin_request
+  check_password_verify)
+integration_suites=(check_api_signup check_api_verify check_api_signin check_api_hostile check_api_faults check_e2e)
 
 run_suite() {
   local suite="$1"

@@ -10,7 +10,9 @@ static const char *const ALL_VARIABLES[] = {
     "AUTO_MIGRATE", "MIGRATIONS_DIR", "DB_POOL_SIZE", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD",
     "SMTP_TLS", "MAIL_FROM", "VERIFY_URL", "VERIFY_TOKEN_TTL", "TERMS_VERSION", "DATA_DIR",
     "PHONE_DEFAULT_COUNTRY_CODE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
-    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS",
+    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS", "SESSION_IDLE_TIMEOUT", "SESSION_MAX_AGE",
+    "SESSION_SWEEP_INTERVAL", "SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "SIGNIN_FAILURES_PER_CLIENT",
+    "SIGNIN_FAILURES_PER_ADDRESS", "SIGNIN_FAILURE_WINDOW",
 };
 
 static void clear_environment(void)
@@ -34,6 +36,25 @@ START_TEST(test_config_defaults_when_nothing_is_set)
     ck_assert_int_eq(cfg.argon2_parallelism, 1);
     ck_assert_str_eq(cfg.phone_default_country_code, "62");
     ck_assert_str_eq(cfg.cors_allowed_origins, "");
+    ck_assert_int_eq(cfg.session_idle_timeout_s, 3600);
+    ck_assert_int_eq(cfg.session_max_age_s, 43200);
+    /* The brute-force cap per (account, client): at least 5 and at most 10
+     * wrong passwords fit in any 15 minutes with fixed 15-minute windows. */
+    ck_assert_int_eq(cfg.signin_failures_per_pair, 5);
+    ck_assert_int_eq(cfg.signin_failure_window_s, 900);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_session_lifetimes_accept_60_seconds)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("SESSION_IDLE_TIMEOUT", "60", 1);
+    setenv("SESSION_MAX_AGE", "60", 1);
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.session_idle_timeout_s, 60);
+    ck_assert_int_eq(cfg.session_max_age_s, 60);
     config_free(&cfg);
 }
 END_TEST
@@ -86,6 +107,10 @@ static const struct {
     {"ARGON2_ITERATIONS", "0"},
     {"ARGON2_PARALLELISM", "99"},
     {"DB_POOL_SIZE", "-1"},
+    {"SESSION_IDLE_TIMEOUT", "59"},
+    {"SESSION_MAX_AGE", "0"},
+    {"SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "0"},
+    {"SIGNIN_FAILURE_WINDOW", "10"},
 };
 
 START_TEST(test_config_invalid_value_fails_naming_the_variable)
@@ -141,6 +166,7 @@ int main(void)
     TCase *tc = tcase_create("environment");
     tcase_add_checked_fixture(tc, clear_environment, NULL);
     tcase_add_test(tc, test_config_defaults_when_nothing_is_set);
+    tcase_add_test(tc, test_config_session_lifetimes_accept_60_seconds);
     tcase_add_test(tc, test_config_reads_every_kind_of_value);
     tcase_add_loop_test(tc, test_config_invalid_value_fails_naming_the_variable, 0, sizeof INVALID / sizeof INVALID[0]);
     tcase_add_test(tc, test_config_rejects_argon2_weaker_than_owasp);

@@ -1056,6 +1056,38 @@ START_TEST(test_mime_build_already_registered_says_what_to_do)
 }
 END_TEST
 
+START_TEST(test_mime_build_signin_attempts_notice_warns_without_acting_on_the_account)
+{
+    struct mime_message msg = already_registered_message();
+    struct parsed_message m;
+
+    msg.template_kind = MIME_TEMPLATE_SIGNIN_ATTEMPTS;
+    msg.verify_link = LINK; /* ignored for this template */
+    build_and_parse(&msg, &m);
+    char *subject = header_value(m.headers, "Subject");
+    ck_assert_str_eq(subject, "Someone is trying to sign in to your account");
+    ck_assert_uint_eq(m.part_count, 2);
+    assert_crlf_lines_within(m.raw, 998);
+    ck_assert_ptr_null(strstr(m.raw, "token="));
+    const char *text = m.parts[0].decoded_body, *html = m.parts[1].decoded_body;
+    ck_assert_ptr_nonnull(strstr(text, "Hello Budi Santoso,\n"));
+    ck_assert_ptr_nonnull(strstr(text, "tried many wrong passwords"));
+    ck_assert_ptr_nonnull(strstr(text, "you used before"));
+    ck_assert_ptr_nonnull(strstr(text, "\nhttps://portal.example.com/sign-in\n"));
+    ck_assert_ptr_nonnull(strstr(text, "your password was not accepted"));
+    ck_assert_ptr_nonnull(strstr(html, "<a href=\"https://portal.example.com/sign-in\""));
+    ck_assert_ptr_nonnull(strstr(html, "tried many wrong passwords"));
+    free(subject);
+    free_message(&m);
+
+    msg.sign_in_url = NULL;
+    build_and_parse(&msg, &m);
+    ck_assert_ptr_null(strstr(m.parts[0].decoded_body, "https://"));
+    ck_assert_ptr_null(strstr(m.parts[1].decoded_body, "<a "));
+    free_message(&m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mime");
@@ -1108,6 +1140,7 @@ int main(void)
     tcase_add_test(tc_build, test_mime_build_rejects_links_that_are_not_http);
     tcase_add_test(tc_build, test_mime_build_already_registered_has_no_verify_link);
     tcase_add_test(tc_build, test_mime_build_already_registered_says_what_to_do);
+    tcase_add_test(tc_build, test_mime_build_signin_attempts_notice_warns_without_acting_on_the_account);
     suite_add_tcase(s, tc_build);
 
     SRunner *sr = srunner_create(s);

@@ -27,12 +27,14 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 
 # Each harness and the module sources it links.
 declare -A SOURCES=(
-  [fuzz_signup_request]="api/signup_request.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
+  [fuzz_signup_request]="api/signup_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c"
   [fuzz_validators]="auth/signup_validation.c core/string_set.c core/utf8.c"
-  [fuzz_verify_token]="auth/verify_token.c"
+  [fuzz_secret_token]="auth/secret_token.c"
   [fuzz_mime]="mail/mime.c"
+  [fuzz_bearer_token]="api/bearer_token.c"
+  [fuzz_phc_string]="auth/phc_string.c"
 )
-read -ra HARNESSES <<<"${FUZZ_HARNESSES:-fuzz_signup_request fuzz_validators fuzz_verify_token fuzz_mime}"
+read -ra HARNESSES <<<"${FUZZ_HARNESSES:-fuzz_signup_request fuzz_validators fuzz_secret_token fuzz_mime fuzz_bearer_token fuzz_phc_string}"
 
 die() {
   printf 'fuzz: %s\n' "$*" >&2

@@ -1,6 +1,6 @@
-/* Verification token codec. Decoding is strict (canonical base64url of
+/* Secret token codec (verification links, sessions). Decoding is strict (canonical base64url of
  * exactly 32 bytes) so each token has exactly one spelling. */
-#include "verify_token.h"
+#include "secret_token.h"
 
 #include <errno.h>
 #include <openssl/sha.h>
@@ -9,12 +9,12 @@
 
 static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void encode(const uint8_t in[VERIFY_TOKEN_BYTES], char out[VERIFY_TOKEN_TEXT_LEN + 1])
+static void encode(const uint8_t in[SECRET_TOKEN_BYTES], char out[SECRET_TOKEN_TEXT_LEN + 1])
 {
     size_t n = 0;
     uint32_t bits = 0;
     int bit_count = 0;
-    for (size_t i = 0; i < VERIFY_TOKEN_BYTES; i++) {
+    for (size_t i = 0; i < SECRET_TOKEN_BYTES; i++) {
         bits = (bits << 8) | in[i];
         bit_count += 8;
         while (bit_count >= 6) {
@@ -33,12 +33,12 @@ static int decode_char(char c)
     return p ? (int)(p - ALPHABET) : -1;
 }
 
-static bool decode(const char *text, size_t len, uint8_t out[VERIFY_TOKEN_BYTES])
+static bool decode(const char *text, size_t len, uint8_t out[SECRET_TOKEN_BYTES])
 {
     uint32_t bits = 0;
     int bit_count = 0;
     size_t n = 0;
-    if (len != VERIFY_TOKEN_TEXT_LEN)
+    if (len != SECRET_TOKEN_TEXT_LEN)
         return false;
     for (size_t i = 0; i < len; i++) {
         int v = decode_char(text[i]);
@@ -52,14 +52,14 @@ static bool decode(const char *text, size_t len, uint8_t out[VERIFY_TOKEN_BYTES]
         }
     }
     /* 43 characters carry 258 bits; the 2 spare bits must be zero. */
-    return n == VERIFY_TOKEN_BYTES && (bits & ((1u << bit_count) - 1)) == 0;
+    return n == SECRET_TOKEN_BYTES && (bits & ((1u << bit_count) - 1)) == 0;
 }
 
-static void hash_to_hex(const uint8_t raw[VERIFY_TOKEN_BYTES], char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE])
+static void hash_to_hex(const uint8_t raw[SECRET_TOKEN_BYTES], char hash_hex[SECRET_TOKEN_HASH_HEX_SIZE])
 {
     static const char HEX[] = "0123456789abcdef";
     uint8_t digest[SHA256_DIGEST_LENGTH];
-    SHA256(raw, VERIFY_TOKEN_BYTES, digest);
+    SHA256(raw, SECRET_TOKEN_BYTES, digest);
     hash_hex[0] = '\\';
     hash_hex[1] = 'x';
     for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
@@ -69,9 +69,9 @@ static void hash_to_hex(const uint8_t raw[VERIFY_TOKEN_BYTES], char hash_hex[VER
     hash_hex[2 + 2 * SHA256_DIGEST_LENGTH] = '\0';
 }
 
-bool verify_token_generate(char text[VERIFY_TOKEN_TEXT_LEN + 1], char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE])
+bool secret_token_generate(char text[SECRET_TOKEN_TEXT_LEN + 1], char hash_hex[SECRET_TOKEN_HASH_HEX_SIZE])
 {
-    uint8_t raw[VERIFY_TOKEN_BYTES];
+    uint8_t raw[SECRET_TOKEN_BYTES];
     size_t got = 0;
     while (got < sizeof raw) {
         ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
@@ -87,9 +87,9 @@ bool verify_token_generate(char text[VERIFY_TOKEN_TEXT_LEN + 1], char hash_hex[V
     return true;
 }
 
-bool verify_token_hash(const char *text, size_t len, char hash_hex[VERIFY_TOKEN_HASH_HEX_SIZE])
+bool secret_token_hash(const char *text, size_t len, char hash_hex[SECRET_TOKEN_HASH_HEX_SIZE])
 {
-    uint8_t raw[VERIFY_TOKEN_BYTES];
+    uint8_t raw[SECRET_TOKEN_BYTES];
     if (text == NULL || !decode(text, len, raw))
         return false;
     hash_to_hex(raw, hash_hex);

@@ -1,4 +1,4 @@
-/* libFuzzer harness: verify_token_hash() on arbitrary bytes against an
+/* libFuzzer harness: secret_token_hash() on arbitrary bytes against an
  * independent base64url codec. It must accept exactly the canonical
  * 43-character spellings of 32 bytes, re-encoding what it accepts must give
  * the input back, and the hash must be SHA-256 of the decoded bytes. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify_token.h"
+#include "secret_token.h"
 
 #define CHECK(cond)                                                                                                    \
     do {                                                                                                               \
@@ -74,7 +74,7 @@ static void model_encode(const uint8_t in[32], char out[44])
     out[n] = '\0';
 }
 
-static void expected_hex(const uint8_t raw[32], char out[VERIFY_TOKEN_HASH_HEX_SIZE])
+static void expected_hex(const uint8_t raw[32], char out[SECRET_TOKEN_HASH_HEX_SIZE])
 {
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256(raw, 32, digest);
@@ -86,34 +86,34 @@ static void expected_hex(const uint8_t raw[32], char out[VERIFY_TOKEN_HASH_HEX_S
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char text[VERIFY_TOKEN_TEXT_LEN + 1], hash[VERIFY_TOKEN_HASH_HEX_SIZE], again[VERIFY_TOKEN_HASH_HEX_SIZE];
+    char text[SECRET_TOKEN_TEXT_LEN + 1], hash[SECRET_TOKEN_HASH_HEX_SIZE], again[SECRET_TOKEN_HASH_HEX_SIZE];
     (void)argc;
     (void)argv;
     /* A generated token must verify to the hash generated with it. */
-    CHECK(verify_token_generate(text, hash));
-    CHECK(strlen(text) == VERIFY_TOKEN_TEXT_LEN);
-    CHECK(verify_token_hash(text, strlen(text), again));
+    CHECK(secret_token_generate(text, hash));
+    CHECK(strlen(text) == SECRET_TOKEN_TEXT_LEN);
+    CHECK(secret_token_hash(text, strlen(text), again));
     CHECK(strcmp(hash, again) == 0);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *hash = malloc(VERIFY_TOKEN_HASH_HEX_SIZE);
+    char *hash = malloc(SECRET_TOKEN_HASH_HEX_SIZE);
     uint8_t raw[32];
     bool is_canonical = false;
-    memset(hash, 0xAA, VERIFY_TOKEN_HASH_HEX_SIZE);
+    memset(hash, 0xAA, SECRET_TOKEN_HASH_HEX_SIZE);
 
-    bool is_accepted = verify_token_hash((const char *)data, size, hash);
+    bool is_accepted = secret_token_hash((const char *)data, size, hash);
     bool is_token = model_decode(data, size, raw, &is_canonical) && is_canonical;
 
     CHECK(is_accepted == is_token);
     if (is_accepted) {
-        char encoded[44], expected[VERIFY_TOKEN_HASH_HEX_SIZE];
+        char encoded[44], expected[SECRET_TOKEN_HASH_HEX_SIZE];
         model_encode(raw, encoded);
         CHECK(memcmp(encoded, data, 43) == 0); /* one spelling per token */
         expected_hex(raw, expected);
-        CHECK(memchr(hash, '\0', VERIFY_TOKEN_HASH_HEX_SIZE) == hash + VERIFY_TOKEN_HASH_HEX_SIZE - 1);
+        CHECK(memchr(hash, '\0', SECRET_TOKEN_HASH_HEX_SIZE) == hash + SECRET_TOKEN_HASH_HEX_SIZE - 1);
         CHECK(strcmp(hash, expected) == 0);
     }
     free(hash);

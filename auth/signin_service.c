@@ -1,0 +1,248 @@
+/* Sign-in. Unknown emails and wrong passwords take the same path: the same
+ * throttle reads, one argon2 verification (against a dummy hash when there is
+ * no account), the same failure writes and the same answer, so neither the
+ * answer nor its timing tells who has an account. The database connection is
+ * never held while argon2 runs. */
+#include "signin_service.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "db_pool.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "password_hash.h"
+#include "secret.h"
+#include "utf8.h"
+
+/* 32 random bytes, base64: long enough that nobody signs in with it. */
+#define DUMMY_PASSWORD_BYTES 32
+
+bool signin_service_prepare(struct signin_service *service)
+{
+    char password[SECRET_TOKEN_TEXT_LEN + 1], unused_hash[SECRET_TOKEN_HASH_HEX_SIZE];
+    bool is_ok = secret_token_generate(password, unused_hash) &&
+                 password_hash(service->hasher, password, strlen(password), service->dummy_hash) == PASSWORD_HASH_OK;
+    secret_wipe(password, sizeof password);
+    if (!is_ok)
+        log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "cannot make the sign-in dummy hash", LOG_END);
+    return is_ok;
+}
+
+static bool is_valid_utf8(const char *s, size_t len)
+{
+    size_t pos = 0;
+    uint32_t codepoint;
+    while (pos < len) {
+        if (!utf8_decode_next(s, len, &pos, &codepoint))
+            return false;
+    }
+    return true;
+}
+
+/* The key the throttle counts under: the address in lower case (ASCII; the
+ * lookup itself uses PostgreSQL's lower()), or "" for text that cannot be an
+ * account's address (too long, not UTF-8): those share one bucket. */
+static bool email_key(const char *email, char key[EMAIL_BUF_SIZE])
+{
+    size_t len = strlen(email);
+    key[0] = '\0';
+    if (len == 0 || len > EMAIL_MAX_OCTETS || !is_valid_utf8(email, len))
+        return false;
+    for (size_t i = 0; i <= len; i++)
+        key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+    return true;
+}
+
+static enum signin_outcome db_outcome(enum db_status status)
+{
+    return status == DB_UNAVAILABLE ? SIGNIN_UNAVAILABLE : SIGNIN_FAILED;
+}
+
+/* The throttle, read before any argon2 work (which is what a guesser wants). */
+static enum signin_outcome check_throttle(const struct signin_service *service, PGconn *conn,
+                                          const struct signin_keys *keys, long *retry_after_s)
+{
+    enum signin_throttle throttle = SIGNIN_NOT_THROTTLED;
+    *retry_after_s = 0;
+    if (!service->are_limits_enabled)
+        return SIGNIN_OK;
+    enum db_status status = signin_attempts_check(conn, &service->limits, keys, &throttle, retry_after_s);
+    if (status != DB_OK)
+        return db_outcome(status);
+    if (throttle == SIGNIN_NOT_THROTTLED)
+        return SIGNIN_OK;
+    log_event(LOG_LEVEL_WARN, "signin_throttled", "limit",
+              throttle == SIGNIN_THROTTLED_PAIR ? "address_and_client"
+              : throttle == SIGNIN_THROTTLED_CLIENT ? "client" : "address",
+              LOG_END);
+    return SIGNIN_THROTTLED;
+}
+
+/* Tells the owner, at most once an hour, that their account's cap tripped. */
+static void notify_owner(const struct signin_service *service, PGconn *conn, const struct account_profile *account)
+{
+    bool is_queued = false;
+    struct outbox_entry entry = {
+        .kind = OUTBOX_KIND_SIGNIN_ATTEMPTS,
+        .account_id = account->id,
+        .recipient = account->email,
+        .recipient_name = account->full_name,
+        .verify_link = NULL,
+        .message_id_domain = service->message_id_domain,
+    };
+    if (outbox_enqueue_hourly(conn, &entry, &is_queued) == DB_OK)
+        log_event(LOG_LEVEL_WARN, "signin_account_capped", "account_id", account->id, "notice",
+                  is_queued ? "queued" : "sent_within_the_hour", LOG_END);
+}
+
+/* A wrong password (or no account): counted, whatever else happens. */
+static enum signin_outcome record_failure(const struct signin_service *service, const struct signin_keys *keys,
+                                          const struct account_credentials *account, bool is_known_account)
+{
+    long account_failures = 0;
+    if (!service->are_limits_enabled)
+        return SIGNIN_INVALID;
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL)
+        return SIGNIN_UNAVAILABLE;
+    enum db_status status = signin_attempts_fail(conn, &service->limits, keys, &account_failures);
+    /* Exactly one failure sees the count reach the cap in each window. */
+    if (status == DB_OK && is_known_account && account_failures == service->limits.per_account)
+        notify_owner(service, conn, &account->profile);
+    db_pool_release(service->pool, conn);
+    return status == DB_OK ? SIGNIN_INVALID : db_outcome(status);
+}
+
+static enum signin_outcome start_session(const struct signin_service *service, const struct signin_keys *keys,
+                                         const struct signin_attempt *attempt,
+                                         const struct account_credentials *account, const char *new_hash,
+                                         struct signin_success *out)
+{
+    char token_hash[SECRET_TOKEN_HASH_HEX_SIZE];
+    enum db_status status;
+
+    if (!secret_token_generate(out->session_token, token_hash)) {
+        log_event(LOG_LEVEL_ERROR, "token_generate_failed", LOG_END);
+        return SIGNIN_FAILED;
+    }
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL)
+        return SIGNIN_UNAVAILABLE;
+    struct new_session session = {
+        .token_hash_hex = token_hash,
+        .account_id = account->profile.id,
+        .idle_timeout_s = service->session_idle_timeout_s,
+        .max_age_s = service->session_max_age_s,
+        .client_ip = attempt->client_ip,
+        .user_agent = attempt->user_agent,
+    };
+    status = sessions_create(conn, &session, &out->times);
+    if (status == DB_OK)
+        status = signin_attempts_succeed(conn, keys, account->profile.id);
+    /* Same password, today's parameters; a failure here only means the old
+     * hash stays until the next sign-in. */
+    if (status == DB_OK && new_hash != NULL &&
+        accounts_replace_hash(conn, account->profile.id, account->password_hash, new_hash) == DB_OK)
+        log_event(LOG_LEVEL_INFO, "password_rehashed", "account_id", account->profile.id, LOG_END);
+    db_pool_release(service->pool, conn);
+    if (status != DB_OK) {
+        secret_wipe(out->session_token, sizeof out->session_token);
+        return db_outcome(status);
+    }
+    out->account = account->profile;
+    log_event(LOG_LEVEL_INFO, "signed_in", "account_id", account->profile.id, LOG_END);
+    return SIGNIN_OK;
+}
+
+static void record_metric(enum signin_outcome outcome)
+{
+    switch (outcome) {
+    case SIGNIN_OK:
+        metrics_record_signin(METRICS_SIGNIN_OK);
+        break;
+    case SIGNIN_INVALID:
+        metrics_record_signin(METRICS_SIGNIN_INVALID);
+        break;
+    case SIGNIN_UNVERIFIED:
+        metrics_record_signin(METRICS_SIGNIN_UNVERIFIED);
+        break;
+    case SIGNIN_THROTTLED:
+        metrics_record_signin(METRICS_SIGNIN_THROTTLED);
+        break;
+    default:
+        break;
+    }
+}
+
+enum signin_outcome signin(const struct signin_service *service, const struct signin_attempt *attempt,
+                           struct signin_success *out)
+{
+    struct account_credentials account;
+    char key[EMAIL_BUF_SIZE], new_hash[PASSWORD_HASH_ENCODED_MAX];
+    bool is_found = false;
+    enum signin_outcome outcome;
+    enum db_status status = DB_OK;
+
+    memset(out, 0, sizeof *out);
+    memset(&account, 0, sizeof account);
+    bool is_matchable = email_key(attempt->email, key);
+    struct signin_keys keys = {.email = key, .client_ip = attempt->client_ip};
+
+    PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
+    if (conn == NULL) {
+        outcome = SIGNIN_UNAVAILABLE;
+        goto done;
+    }
+    outcome = check_throttle(service, conn, &keys, &out->retry_after_s);
+    if (outcome == SIGNIN_OK && is_matchable)
+        status = accounts_find_credentials(conn, attempt->email, &account, &is_found);
+    db_pool_release(service->pool, conn);
+    if (outcome != SIGNIN_OK)
+        goto done;
+    if (status != DB_OK) {
+        outcome = db_outcome(status);
+        goto done;
+    }
+
+    /* A password longer than sign-up accepts matches no account, but costs
+     * the same verification (of its first PASSWORD_MAX_BYTES). */
+    bool is_too_long = attempt->password_len > PASSWORD_MAX_BYTES;
+    size_t checked_len = is_too_long ? PASSWORD_MAX_BYTES : attempt->password_len;
+    enum password_verify_result verified = password_verify(
+        service->hasher, is_found ? account.password_hash : service->dummy_hash, attempt->password, checked_len);
+    if (verified == PASSWORD_VERIFY_BUSY) {
+        outcome = SIGNIN_BUSY;
+        goto done;
+    }
+    if (verified == PASSWORD_VERIFY_FAILED) {
+        outcome = SIGNIN_FAILED;
+        goto done;
+    }
+    if (!is_found || is_too_long || verified != PASSWORD_VERIFY_MATCH) {
+        outcome = record_failure(service, &keys, &account, is_found);
+        goto done;
+    }
+    if (!account.is_verified) {
+        /* Only the right password gets here, so saying "not verified" tells
+         * nothing to someone who does not already own the account. */
+        enum resend_result resent = signup_resend(service->signup, account.profile.email);
+        outcome = resent == RESEND_UNAVAILABLE ? SIGNIN_UNAVAILABLE
+                  : resent == RESEND_ERROR     ? SIGNIN_FAILED
+                                               : SIGNIN_UNVERIFIED;
+        goto done;
+    }
+    const char *rehashed = NULL;
+    if (password_needs_rehash(service->hasher, account.password_hash) &&
+        password_hash(service->hasher, attempt->password, attempt->password_len, new_hash) == PASSWORD_HASH_OK)
+        rehashed = new_hash;
+    outcome = start_session(service, &keys, attempt, &account, rehashed, out);
+
+done:
+    secret_wipe(account.password_hash, sizeof account.password_hash);
+    secret_wipe(new_hash, sizeof new_hash);
+    record_metric(outcome);
+    return outcome;
+}

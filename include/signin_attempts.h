@@ -1,0 +1,46 @@
+/* signin_attempts: the brute-force counters of sign-in (failed passwords per
+ * (address, client), per client across addresses, per address across
+ * clients), kept in the rate-limit table so every instance shares them, and
+ * the clients each account has signed in from before. Keys are hashed in
+ * SQL: no address or email lands in a table. */
+#ifndef SIGNUP_SIGNIN_ATTEMPTS_H
+#define SIGNUP_SIGNIN_ATTEMPTS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "db_pool.h"
+
+/* Failures allowed per window; all borrowed keys are plain text. */
+struct signin_limits {
+    long per_pair;    /* one email from one client address */
+    long per_client;  /* one client address, any email (password spraying) */
+    long per_account; /* one email, any client (distributed guessing) */
+    long window_s;
+};
+
+struct signin_keys {
+    const char *email;     /* normalised: lower case */
+    const char *client_ip; /* as resolved through TRUSTED_PROXIES */
+};
+
+/* Which limit a sign-in is over, if any. */
+enum signin_throttle { SIGNIN_NOT_THROTTLED, SIGNIN_THROTTLED_PAIR, SIGNIN_THROTTLED_CLIENT, SIGNIN_THROTTLED_ACCOUNT };
+
+/* Reads the counters of this window. The per-account limit does not apply to
+ * a client that has signed in to that account before, so the cap cannot
+ * lock the owner out of the places they use. *retry_after_s is the seconds
+ * until the window that is over its limit ends. */
+enum db_status signin_attempts_check(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
+                                     enum signin_throttle *throttle, long *retry_after_s);
+
+/* Counts one failed password. *account_failures gets the per-account count
+ * of this window after the increment (to tell when the cap just tripped). */
+enum db_status signin_attempts_fail(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
+                                    long *account_failures);
+
+/* A successful sign-in: the (email, client) counter starts again and the
+ * client is remembered for the account. */
+enum db_status signin_attempts_succeed(PGconn *conn, const struct signin_keys *keys, const char *account_id);
+
+#endif
