@@ -286,9 +286,11 @@ export interface paths {
          * @description Prometheus text exposition format 0.0.4: `signup_http_requests_total{route,status}`,
          *     `signup_http_request_duration_seconds_sum{route}`, `signup_signups_total{result}`,
          *     `signup_verifications_total{result}`, `signup_email_sends_total{result}`,
+         *     `signup_signins_total{result}` (`ok`, `invalid`, `unverified`, `throttled`),
          *     `signup_password_hash_queue_wait_seconds` (summary) and, when the database answers,
-         *     `signup_outbox_pending` and `signup_outbox_oldest_pending_seconds`. Still 200 when the
-         *     database is down (the outbox gauges are then left out).
+         *     `signup_sessions_active`, `signup_outbox_pending` and
+         *     `signup_outbox_oldest_pending_seconds`. Still 200 when the database is down (those gauges
+         *     are then left out).
          */
         get: operations["getMetrics"];
         put?: never;
