@@ -9,11 +9,12 @@
 FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 # The -dev packages for the Makefile's PKGS (libulfius jansson libpq libargon2
-# libesmtp-1.0 libcrypto libmicrohttpd); no `check`, since only the server is built here.
+# libesmtp-1.0 libcrypto libmicrohttpd libsodium); no `check`, since only the server is built here.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev libmicrohttpd-dev \
+      libsodium-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -28,7 +29,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 # except libc6, which the base image has. Most of the indirect ones would come
 # in as dependencies anyway; naming them keeps the list checkable.
 #   direct (Makefile PKGS): libulfius2.7 libjansson4 libpq5 libargon2-1 libssl3
-#     libesmtp6 (also holds the SASL plug-ins libESMTP dlopen()s for SMTP AUTH)
+#     libesmtp6 (also holds the SASL plug-ins libESMTP dlopen()s for SMTP AUTH) libsodium23
 #   Ulfius: libmicrohttpd12 liborcania2.3 libyder2.0 libcurl3-gnutls libgnutls30 zlib1g
 #   libpq: libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2
 #     libkeyutils1 libldap-2.5-0 libsasl2-2
@@ -47,6 +48,7 @@ RUN apt-get update \
       libnghttp2-14 librtmp1 libssh2-1 libpsl5 libidn2-0 libunistring2 \
       libbrotli1 libzstd1 libp11-kit0 libtasn1-6 libnettle8 libhogweed6 libgmp10 \
       libffi8 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 liblz4-1 \
+      libsodium23 \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed, non-root uid/gid, so volume permissions and Kubernetes'

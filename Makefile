@@ -4,7 +4,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto libmicrohttpd
+PKGS    := libulfius jansson libpq libargon2 libesmtp-1.0 libcrypto libmicrohttpd libsodium
 # OPT and SAN are what the sanitizer builds change; the rest is fixed.
 OPT     ?= -O2 -g
 SAN     ?=
@@ -37,20 +37,22 @@ endif
 # Unit tests link only the modules they test (plus what those need).
 UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
               check_secret_token check_mime check_log check_phc_string check_bearer_token check_signin_request \
-              check_password_verify
+              check_password_verify \
+              check_sodium_work_area
 check_string_set_SRCS        := core/string_set.c
 check_signup_validation_SRCS := auth/signup_validation.c core/string_set.c core/utf8.c
 check_signup_request_SRCS    := api/signup_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
 check_config_SRCS            := core/config.c
-check_password_hash_SRCS     := auth/password_hash.c auth/phc_string.c core/log.c core/secret.c
+check_password_hash_SRCS     := auth/password_hash.c auth/phc_string.c auth/sodium_work_area.c core/log.c core/secret.c
 check_secret_token_SRCS      := auth/secret_token.c
+check_sodium_work_area_SRCS  := auth/sodium_work_area.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c
 check_phc_string_SRCS        := auth/phc_string.c
 check_bearer_token_SRCS      := api/bearer_token.c
 check_signin_request_SRCS    := api/signin_request.c api/json_body.c auth/signup_validation.c core/string_set.c \
                                 core/utf8.c core/secret.c
-check_password_verify_SRCS   := auth/password_hash.c auth/phc_string.c core/log.c core/secret.c
+check_password_verify_SRCS   := auth/password_hash.c auth/phc_string.c auth/sodium_work_area.c core/log.c core/secret.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_e2e

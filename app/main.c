@@ -207,6 +207,7 @@ int main(int argc, char **argv)
         .parallelism = (uint32_t)cfg.argon2_parallelism,
         .concurrency = hash_concurrency(&cfg),
         .queue_timeout_ms = (int)cfg.hash_queue_timeout_ms,
+        .backend = cfg.password_hash_backend,
     };
     hasher = password_hasher_create(&hash_params);
     app.pool = db_pool_create(cfg.database_url, db_pool_size(&cfg));

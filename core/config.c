@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum entry_type { TYPE_STRING, TYPE_LONG, TYPE_BOOL, TYPE_SMTP_TLS };
+enum entry_type { TYPE_STRING, TYPE_LONG, TYPE_BOOL, TYPE_SMTP_TLS, TYPE_HASH_BACKEND };
 
 /* Returns NULL when value is acceptable, else a reason. */
 typedef const char *(*string_checker)(const char *value);
@@ -206,6 +206,8 @@ static const struct config_entry ENTRIES[] = {
     NUM(argon2_parallelism, "ARGON2_PARALLELISM", "1", 1, 16),
     NUM(hash_concurrency, "HASH_CONCURRENCY", "0", 0, 1024),
     NUM(hash_queue_timeout_ms, "HASH_QUEUE_TIMEOUT_MS", "10000", 1, 600000),
+    {"PASSWORD_HASH_BACKEND", TYPE_HASH_BACKEND, "libsodium", offsetof(struct config, password_hash_backend), 0, 0,
+     NULL},
 };
 
 static bool parse_long(const char *value, long *out)
@@ -246,6 +248,30 @@ static bool parse_tls(const char *value, enum smtp_tls_mode *out)
         *out = SMTP_TLS_REQUIRED;
     else
         return false;
+    return true;
+}
+
+static bool parse_hash_backend(const char *value, enum password_hash_backend *out)
+{
+    if (strcmp(value, "libsodium") == 0)
+        *out = PASSWORD_HASH_BACKEND_LIBSODIUM;
+    else if (strcmp(value, "libargon2") == 0)
+        *out = PASSWORD_HASH_BACKEND_LIBARGON2;
+    else
+        return false;
+    return true;
+}
+
+/* libsodium hashes with one lane only (it verifies any number). Unset, the
+ * backend follows the parameters, so a deployment that already runs with
+ * ARGON2_PARALLELISM > 1 keeps starting; asked for by name, it is an error. */
+static bool hash_backend_fits_lanes(struct config *cfg)
+{
+    if (cfg->password_hash_backend != PASSWORD_HASH_BACKEND_LIBSODIUM || cfg->argon2_parallelism == 1)
+        return true;
+    if (getenv("PASSWORD_HASH_BACKEND") != NULL)
+        return false;
+    cfg->password_hash_backend = PASSWORD_HASH_BACKEND_LIBARGON2;
     return true;
 }
 
@@ -314,6 +340,14 @@ bool config_load(struct config *cfg, char *err, size_t err_size)
                 memcpy(field, &v, sizeof v);
             break;
         }
+        case TYPE_HASH_BACKEND: {
+            enum password_hash_backend v;
+            if (!parse_hash_backend(value, &v))
+                reason = "must be libsodium or libargon2";
+            else
+                memcpy(field, &v, sizeof v);
+            break;
+        }
         }
         if (reason != NULL) {
             /* Never echo a secret back, even an invalid one. */
@@ -327,6 +361,13 @@ bool config_load(struct config *cfg, char *err, size_t err_size)
                  "ARGON2_MEMORY_KIB=%ld with ARGON2_ITERATIONS=%ld: weaker than OWASP's minimum "
                  "(memory KiB x iterations must be at least 35840, e.g. 19456 x 2)",
                  cfg->argon2_memory_kib, cfg->argon2_iterations);
+        return false;
+    }
+    if (!hash_backend_fits_lanes(cfg)) {
+        snprintf(err, err_size,
+                 "PASSWORD_HASH_BACKEND=libsodium with ARGON2_PARALLELISM=%ld: libsodium hashes with one lane "
+                 "only; set ARGON2_PARALLELISM=1 or PASSWORD_HASH_BACKEND=libargon2",
+                 cfg->argon2_parallelism);
         return false;
     }
     cfg->mail_from_address = bare_address(cfg->mail_from);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 enum smtp_tls_mode { SMTP_TLS_OFF, SMTP_TLS_STARTTLS, SMTP_TLS_REQUIRED };
+/* Which library computes argon2id (auth/password_hash.c); both write and verify the same PHC strings. */
+enum password_hash_backend { PASSWORD_HASH_BACKEND_LIBSODIUM, PASSWORD_HASH_BACKEND_LIBARGON2 };
 
 struct config {
     /* HTTP */
@@ -83,6 +85,7 @@ struct config {
     long argon2_parallelism;
     long hash_concurrency; /* hashes running at once; 0 = number of cores */
     long hash_queue_timeout_ms;
+    enum password_hash_backend password_hash_backend; /* libsodium unless set, or ARGON2_PARALLELISM > 1 */
 };
 
 /* Fills cfg from the environment (getenv), applying defaults for unset

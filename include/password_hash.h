@@ -1,6 +1,8 @@
 /* password_hash: argon2id hashing with bounded concurrency. Each hash holds
  * ARGON2_MEMORY_KIB of RAM, so at most `concurrency` run at once, each in a
- * work buffer allocated once at start-up and reused (no page faults per hash). */
+ * work buffer allocated once at start-up and reused (no page faults per hash).
+ * Two backends, libsodium and libargon2, write the same PHC strings and
+ * verify each other's. */
 #ifndef SIGNUP_PASSWORD_HASH_H
 #define SIGNUP_PASSWORD_HASH_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "account_fields.h" /* PASSWORD_HASH_ENCODED_MAX */
+#include "config.h"         /* enum password_hash_backend */
 
 
 struct password_hasher_params {
@@ -17,6 +20,7 @@ struct password_hasher_params {
     uint32_t parallelism;
     int concurrency;      /* buffers, i.e. hashes at once; >= 1 */
     int queue_timeout_ms; /* longest wait for a free buffer */
+    enum password_hash_backend backend; /* libsodium (0) needs parallelism 1 */
 };
 
 enum password_hash_result {
@@ -27,8 +31,12 @@ enum password_hash_result {
 
 struct password_hasher;
 
-/* Allocates concurrency work buffers. Returns NULL on out-of-memory.
- * Caller frees with password_hasher_free(). */
+/* Allocates concurrency work buffers; with libsodium, initialises it and
+ * checks that it uses them (if not, warns once and lets it map its own).
+ * Returns NULL on out-of-memory, when the backend cannot hash with these
+ * parameters (libsodium with parallelism > 1) or when a first hash fails;
+ * logged. Call before the threads that hash start. Caller frees with
+ * password_hasher_free(). */
 struct password_hasher *password_hasher_create(const struct password_hasher_params *params)
     __attribute__((warn_unused_result));
 
@@ -45,9 +53,10 @@ enum password_verify_result {
     PASSWORD_VERIFY_FAILED, /* malformed stored hash or argon2 failure; logged */
 };
 
-/* Checks password against a stored PHC string, with the string's own
- * parameters, under the same concurrency bound as password_hash. The
- * comparison takes the same time wherever the hashes differ. */
+/* Checks password against a stored PHC string written by either backend,
+ * with the string's own parameters (any number of lanes), under the same
+ * concurrency bound as password_hash. The comparison takes the same time
+ * wherever the hashes differ. */
 enum password_verify_result password_verify(struct password_hasher *hasher, const char *encoded,
                                             const char *password, size_t len) __attribute__((warn_unused_result));
 
@@ -55,6 +64,11 @@ enum password_verify_result password_verify(struct password_hasher *hasher, cons
  * (memory, passes, lanes, salt or hash length) than the hasher's: after a
  * successful sign-in it is replaced by a fresh hash of the same password. */
 bool password_needs_rehash(const struct password_hasher *hasher, const char *encoded);
+
+/* libsodium only: whether its work areas are the kept buffers (the start-up
+ * self-test saw libsodium take one). Always false for libargon2, which gets
+ * its buffer through its own allocation callback. */
+bool password_hasher_keeps_work_area(const struct password_hasher *hasher);
 
 /* How many hashes waited for a buffer, and their total wait in seconds
  * (for the argon2 queue-wait metric). */

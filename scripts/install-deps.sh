@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libulfius-dev libjansson-dev libpq-dev libargon2-dev libesmtp-dev libssl-dev libmicrohttpd-dev check
+  libsodium-dev
   postgresql postgresql-contrib
   python3 python3-aiosmtpd
   curl ca-certificates

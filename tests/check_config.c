@@ -13,7 +13,7 @@ static const char *const ALL_VARIABLES[] = {
     "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS", "SESSION_IDLE_TIMEOUT", "SESSION_MAX_AGE",
     "DB_PREPARED_STATEMENTS", "DATABASE_DIRECT_URL", "SWEEP_INTERVAL", "UNVERIFIED_ACCOUNT_TTL", "PASSWORD_RESET_URL", "PASSWORD_RESET_TTL", "PASSWORD_FORGOT_URL",
     "RATE_LIMIT_FORGOTS_PER_IP_HOUR", "SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "SIGNIN_FAILURES_PER_CLIENT",
-    "SIGNIN_FAILURES_PER_ADDRESS", "SIGNIN_FAILURE_WINDOW",
+    "SIGNIN_FAILURES_PER_ADDRESS", "SIGNIN_FAILURE_WINDOW", "PASSWORD_HASH_BACKEND",
 };
 
 static void clear_environment(void)
@@ -35,6 +35,7 @@ START_TEST(test_config_defaults_when_nothing_is_set)
     ck_assert_int_eq(cfg.argon2_memory_kib, 19456);
     ck_assert_int_eq(cfg.argon2_iterations, 2);
     ck_assert_int_eq(cfg.argon2_parallelism, 1);
+    ck_assert_int_eq(cfg.password_hash_backend, PASSWORD_HASH_BACKEND_LIBSODIUM);
     ck_assert_str_eq(cfg.phone_default_country_code, "62");
     ck_assert_str_eq(cfg.cors_allowed_origins, "");
     ck_assert_int_eq(cfg.session_idle_timeout_s, 3600);
@@ -148,6 +149,45 @@ START_TEST(test_config_rejects_argon2_weaker_than_owasp)
 }
 END_TEST
 
+START_TEST(test_config_reads_the_password_hash_backend)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("PASSWORD_HASH_BACKEND", "libargon2", 1);
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.password_hash_backend, PASSWORD_HASH_BACKEND_LIBARGON2);
+    config_free(&cfg);
+    setenv("PASSWORD_HASH_BACKEND", "libsodium", 1);
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.password_hash_backend, PASSWORD_HASH_BACKEND_LIBSODIUM);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_rejects_libsodium_named_with_several_lanes)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("PASSWORD_HASH_BACKEND", "libsodium", 1);
+    setenv("ARGON2_PARALLELISM", "2", 1);
+    ck_assert(!config_load(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "PASSWORD_HASH_BACKEND"));
+    ck_assert_ptr_nonnull(strstr(err, "ARGON2_PARALLELISM"));
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_default_backend_is_libargon2_for_several_lanes)
+{
+    struct config cfg;
+    char err[256] = "";
+    setenv("ARGON2_PARALLELISM", "2", 1);
+    ck_assert_msg(config_load(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.password_hash_backend, PASSWORD_HASH_BACKEND_LIBARGON2);
+    config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_config_smtp_credentials_come_in_pairs)
 {
     struct config cfg;
@@ -182,6 +222,9 @@ int main(void)
     tcase_add_test(tc, test_config_reads_every_kind_of_value);
     tcase_add_loop_test(tc, test_config_invalid_value_fails_naming_the_variable, 0, sizeof INVALID / sizeof INVALID[0]);
     tcase_add_test(tc, test_config_rejects_argon2_weaker_than_owasp);
+    tcase_add_test(tc, test_config_reads_the_password_hash_backend);
+    tcase_add_test(tc, test_config_rejects_libsodium_named_with_several_lanes);
+    tcase_add_test(tc, test_config_default_backend_is_libargon2_for_several_lanes);
     tcase_add_test(tc, test_config_smtp_credentials_come_in_pairs);
     tcase_add_test(tc, test_config_error_never_echoes_a_secret);
     suite_add_tcase(s, tc);

@@ -24,6 +24,7 @@ declare -A DEV_PACKAGE=(
   [libcrypto]=libssl-dev
   [libssl]=libssl-dev
   [libmicrohttpd]=libmicrohttpd-dev
+  [libsodium]=libsodium-dev
 )
 # Build tools the build stage needs besides the -dev packages.
 BUILD_TOOLS=(build-essential pkg-config)
