@@ -349,6 +349,71 @@ for c in "${CONNECTIONS[@]}"; do
   VE_CEIL[$c]=${PGB_TPS[$c]}
 done
 
+# --- 5b. sign-in and GET /session (issue 12) -------------------------------------
+
+# Sign-in is argon2-bound like sign-up (one verification per request), so it
+# is divided by the same ceiling, bracketed the same way. The accounts are the
+# ones the sign-up rows made, all verified now.
+psql_bench -c 'UPDATE accounts SET email_verified_at = now() WHERE email_verified_at IS NULL'
+psql_bench -c "SELECT email FROM accounts ORDER BY id" >"$WORK/emails.txt"
+SI_C=64
+log "sign-in at $SI_C connections (${BENCH_SECONDS} s, argon2 ceiling ${ARGON2_BRACKET_SECONDS} s before and after)"
+start_server "$WORK/server-signin.log"
+SI_CEIL_BEFORE=$(bracket_ceiling "$WORK/argon2-before-signin.txt")
+wrk -t"$WRK_THREADS" -c"$SI_C" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/signin.lua "$API" \
+  -- "$WORK/emails.txt" "$WRK_THREADS" >"$WORK/wrk-signin.txt" 2>&1
+SI_RSS=$(vm_hwm_kib "$SERVER_PID")
+stop_server
+SI_CEIL_AFTER=$(bracket_ceiling "$WORK/argon2-after-signin.txt")
+SI_CEIL=$(awk -v a="$SI_CEIL_BEFORE" -v b="$SI_CEIL_AFTER" 'BEGIN {printf "%.2f", (a + b) / 2}')
+f=$WORK/wrk-signin.txt
+SI_RPS=$(field "$f" rps)
+SI_P50=$(field "$f" p50_ms)
+SI_P99=$(field "$f" p99_ms)
+SI_NON2XX=$(field "$f" non2xx)
+SI_SOCKERR=$(($(field "$f" connect_err) + $(field "$f" read_err) + $(field "$f" write_err) + $(field "$f" timeouts)))
+
+# GET /session against the database ceiling of its own SQL: sessions made by
+# signing in SESSION_TOKENS accounts, then pgbench over the same sessions for
+# the same number of requests, right after the row.
+SESSION_TOKENS=${BENCH_SESSION_TOKENS:-256}
+log "GET /session at $SI_C connections over $SESSION_TOKENS sessions, then pgbench"
+start_server "$WORK/server-session.log"
+psql_bench -c 'DELETE FROM sessions'
+head -n "$SESSION_TOKENS" "$WORK/emails.txt" | while read -r email; do
+  curl -fsS -X POST "$API/signin" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"Str0ng!Pass\"}" |
+    grep -o '"session_token":"[A-Za-z0-9_-]*"' | cut -d'"' -f4
+done >"$WORK/session-tokens.txt"
+N_SESSIONS=$(wc -l <"$WORK/session-tokens.txt")
+[ "$N_SESSIONS" -gt 0 ] || die "no session tokens"
+wrk -t"$WRK_THREADS" -c"$SI_C" -d"${BENCH_SECONDS}s" --timeout 30s --latency -s bench/session.lua "$API" \
+  -- "$WORK/session-tokens.txt" "$WRK_THREADS" >"$WORK/wrk-session.txt" 2>&1
+SE_RSS=$(vm_hwm_kib "$SERVER_PID")
+stop_server
+psql_bench <<'EOF2'
+DROP TABLE IF EXISTS bench_sessions;
+CREATE TABLE bench_sessions AS SELECT row_number() OVER (ORDER BY created_at, token_hash) AS n, token_hash FROM sessions;
+ALTER TABLE bench_sessions ADD PRIMARY KEY (n);
+VACUUM ANALYZE bench_sessions;
+VACUUM ANALYZE sessions;
+EOF2
+f=$WORK/wrk-session.txt
+SE_RPS=$(field "$f" rps)
+SE_P50=$(field "$f" p50_ms)
+SE_P99=$(field "$f" p99_ms)
+SE_NON2XX=$(field "$f" non2xx)
+SE_SOCKERR=$(($(field "$f" connect_err) + $(field "$f" read_err) + $(field "$f" write_err) + $(field "$f" timeouts)))
+SE_CLIENTS=$SI_C
+((SE_CLIENTS > PG_CLIENT_CAP)) && SE_CLIENTS=$PG_CLIENT_CAP
+se_requests=$(field "$f" requests)
+pgbench -M prepared -n -f bench/session.sql -D "nses=$N_SESSIONS" -c "$SE_CLIENTS" -j "$WRK_THREADS" \
+  -t $(((se_requests + SE_CLIENTS - 1) / SE_CLIENTS)) "$DB_URL" >"$WORK/pgbench-session.txt" 2>&1 || {
+  cat "$WORK/pgbench-session.txt" >&2
+  die "pgbench (session) failed"
+}
+SE_CEIL=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$WORK/pgbench-session.txt")
+
 # --- 6. mail -------------------------------------------------------------------------
 
 queue_mail() {
@@ -441,6 +506,15 @@ T_VE_P99=$(lt "${VE_P99[64]:-1e9}" 20)
 T_5XX=$([ "${SU_5XX[$LAST]}" = 0 ] && [ "${VE_5XX[$LAST]}" = 0 ] && echo 1 || echo 0)
 T_RSS=$(le "$PEAK_RSS_MIB" "$RSS_CEILING_MIB")
 T_MAIL=$(ge "${MAIL_RATE[target]}" 200)
+SI_RATIO=$(pct "$SI_RPS" "$SI_CEIL")
+SE_RATIO=$(pct "$SE_RPS" "$SE_CEIL")
+T_SI_RATE=$(ge "$SI_RATIO" 0.85)
+T_SI_ERR=$([ "$SI_NON2XX" = 0 ] && [ "$SI_SOCKERR" = 0 ] && echo 1 || echo 0)
+T_SE_RATE=$(ge "$SE_RATIO" 0.70)
+((SI_RSS > PEAK_RSS_KIB)) && PEAK_RSS_KIB=$SI_RSS
+((SE_RSS > PEAK_RSS_KIB)) && PEAK_RSS_KIB=$SE_RSS
+PEAK_RSS_MIB=$(awk -v k="$PEAK_RSS_KIB" 'BEGIN {printf "%.1f", k / 1024}')
+T_RSS=$(le "$PEAK_RSS_MIB" "$RSS_CEILING_MIB")
 
 REPORT=$WORK/report.md
 {
@@ -462,6 +536,9 @@ REPORT=$WORK/report.md
   echo "| verify p99 @64 < 20 ms | ${VE_P99[64]:-n/a} ms (pgbench's own p99 at ${PGB_CLIENTS[64]:-n/a} clients, the database alone: ${PGB_P99[64]:-n/a} ms) | $(yn "$T_VE_P99") |"
   echo "| @$LAST connections: no 5xx other than 503 | sign-up: ${SU_5XX[$LAST]} other 5xx (${SU_503[$LAST]} × 503); verify: ${VE_5XX[$LAST]} other 5xx (${VE_503[$LAST]} × 503) | $(yn "$T_5XX") |"
   echo "| peak RSS ≤ $RSS_CEILING_MIB MiB (README ceiling, -O2 build) | $PEAK_RSS_MIB MiB (VmHWM, all runs) | $(yn "$T_RSS") |"
+  echo "| sign-in rps @$SI_C ≥ 0.85 × the faster argon2 ceiling ($FAST_BACKEND, just before and after the row) | $SI_RPS / $SI_CEIL = **$SI_RATIO** | $(yn "$T_SI_RATE") |"
+  echo "| sign-in @$SI_C: zero errors | non-2xx $SI_NON2XX, socket errors/timeouts $SI_SOCKERR | $(yn "$T_SI_ERR") |"
+  echo "| GET /session rps @$SI_C ≥ 0.70 × pgbench of its SQL @$SE_CLIENTS ($N_SESSIONS sessions, same requests, right after the row) | $SE_RPS / $SE_CEIL = **$SE_RATIO**; p50 $SE_P50 ms, p99 $SE_P99 ms; non-2xx $SE_NON2XX | $(yn "$T_SE_RATE") |"
   echo "| outbox drain ≥ 200 emails/s (MAIL_WORKERS=$MAIL_WORKERS_N, mail-catcher saving every message) | ${MAIL_RATE[target]}/s (MAIL_WORKERS=$MAIL_WORKERS_WIDE: ${MAIL_RATE[wide]}/s; sink also parsing: ${MAIL_RATE[full]}/s) | $(yn "$T_MAIL") |"
   echo
   echo "## Ceilings"
@@ -501,6 +578,13 @@ REPORT=$WORK/report.md
     echo "| $c | ${VE_RPS[$c]} | ${VE_VERIFIED[$c]} / ${VE_RECLICK[$c]} | ${VE_CEIL[$c]} (${PGB_CLIENTS[$c]}) | $(pct "${VE_RPS[$c]}" "${VE_CEIL[$c]}") | ${VE_P50[$c]} | ${VE_P99[$c]} | ${VE_MAX[$c]} | ${VE_NON2XX[$c]} | ${VE_503[$c]} | ${VE_5XX[$c]} | ${VE_SOCKERR[$c]} | $(awk -v k="${VE_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
   done
   echo
+  echo "## Sign-in (POST /signin, the right password for the verified accounts above) and GET /session"
+  echo
+  echo "| Row | Connections | req/s | ceiling | ÷ ceiling | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| sign-in | $SI_C | $SI_RPS | $FAST_BACKEND $SI_CEIL_BEFORE / $SI_CEIL_AFTER hashes/s | $SI_RATIO | $SI_P50 | $SI_P99 | $SI_NON2XX | $SI_SOCKERR | $(awk -v k="$SI_RSS" 'BEGIN {printf "%.1f", k / 1024}') |"
+  echo "| GET /session | $SI_C | $SE_RPS | pgbench session.sql $SE_CEIL tps ($SE_CLIENTS clients) | $SE_RATIO | $SE_P50 | $SE_P99 | $SE_NON2XX | $SE_SOCKERR | $(awk -v k="$SE_RSS" 'BEGIN {printf "%.1f", k / 1024}') |"
+  echo
   echo "## Mail (outbox of $MAIL_EMAILS pending emails each row, \`signup-api --worker-only\` → scripts/mail-catcher.py, OUTBOX_BATCH_SIZE=$OUTBOX_BATCH; $CATCHER_FILES .eml files saved in all)"
   echo
   echo "| MAIL_WORKERS | sink | sent | dead | seconds (process start → outbox empty) | emails/s |"
@@ -519,6 +603,9 @@ REPORT=$WORK/report.md
   echo "wrk -t$WRK_THREADS -c<C> -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/signup.lua $API -- <run-tag>"
   echo "pgbench -M prepared -n -f bench/verify.sql -D ntok=$N_TOKENS -c <C> -j $WRK_THREADS -t <wrk's requests / C> -l <db-url>"
   echo "wrk -t$WRK_THREADS -c<C> -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/verify.lua $API -- tokens.txt $WRK_THREADS"
+  echo "wrk -t$WRK_THREADS -c$SI_C -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/signin.lua $API -- emails.txt $WRK_THREADS"
+  echo "wrk -t$WRK_THREADS -c$SI_C -d${BENCH_SECONDS}s --timeout 30s --latency -s bench/session.lua $API -- session-tokens.txt $WRK_THREADS"
+  echo "pgbench -M prepared -n -f bench/session.sql -D nses=$N_SESSIONS -c $SE_CLIENTS -j $WRK_THREADS -t <wrk's requests / clients> <db-url>"
   echo "MAIL_WORKERS=<$MAIL_WORKERS_N|$MAIL_WORKERS_WIDE> OUTBOX_BATCH_SIZE=$OUTBOX_BATCH SMTP_PORT=<$CATCHER_PORT|$CATCHER_FULL_PORT> SMTP_TLS=off build/signup-api --worker-only"
   echo '```'
   echo
