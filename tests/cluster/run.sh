@@ -199,6 +199,7 @@ for i in "${!NODE_ADDRESSES[@]}"; do
     TRUSTED_PROXIES=127.0.0.1 "$BIN" >"$WORK/node$((i + 1)).log" 2>&1 &
   PIDS+=("$!")
   NODE_PIDS+=("$!")
+  disown "$!" # the test kills one with SIGKILL: no "Killed" notice from bash
 done
 WORKER_PIDS=()
 WORKER_SMTP_PORTS=("$RELAY_PORT" "$SMTP_PORT") # worker 1 (the one the test kills) sends through the slow relay
@@ -207,6 +208,7 @@ for i in 1 2; do
     >"$WORK/worker$i.log" 2>&1 &
   PIDS+=("$!")
   WORKER_PIDS+=("$!")
+  disown "$!"
 done
 for i in "${!NODE_ADDRESSES[@]}"; do
   wait_port "${NODE_ADDRESSES[i]}" "$API_PORT" "${NODE_PIDS[i]}" "node $((i + 1))"
