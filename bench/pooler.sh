@@ -121,8 +121,26 @@ EOF
 chmod 0755 "$WORK" # pgbouncer -u postgres reads nothing here after start-up, but its log goes to our fd
 if [ "$(id -u)" -eq 0 ]; then pgb=(pgbouncer -u postgres); else pgb=(pgbouncer); fi
 "${pgb[@]}" "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
-PIDS+=("$!")
-wait_port "$PGBOUNCER_PORT" "$!" pgbouncer
+PGBOUNCER_PID=$!
+PIDS+=("$PGBOUNCER_PID")
+wait_port "$PGBOUNCER_PORT" "$PGBOUNCER_PID" pgbouncer
+POSTMASTER_PID=$(head -1 "$(scripts/pg-local.sh dir)/data/postmaster.pid")
+
+# CPU seconds (user + system) of one process, and of every PostgreSQL
+# backend of the project cluster: what a request costs whatever else runs on
+# this shared machine (its wall-clock rate drifts with the neighbours' load).
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t}' "/proc/$1/stat"; }
+pg_cpu() {
+  local total=0 f
+  for f in /proc/[0-9]*/stat; do
+    read -r line <"$f" 2>/dev/null || continue
+    rest=${line##*) }
+    read -r -a w <<<"$rest"
+    [ "${w[1]}" = "$POSTMASTER_PID" ] || continue
+    total=$((total + w[11] + w[12]))
+  done
+  awk -v n="$total" -v t="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f\n", n / t}'
+}
 
 # The schema, by one start of the service (it migrates), then the tokens.
 env PORT="$API_PORT" DATABASE_URL="$DIRECT_URL" build/signup-api >"$WORK/migrate.log" 2>&1 &
@@ -157,7 +175,7 @@ field() { grep '^BENCH ' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print 
 MODES=(direct_prepared direct_unnamed pgbouncer)
 declare -A LABEL=([direct_prepared]="direct, prepared statements" [direct_unnamed]="direct, unnamed statements"
   [pgbouncer]="PgBouncer (transaction pooling), unnamed statements")
-declare -A RPS P99 ERRS
+declare -A RPS P99 ERRS CPU_API CPU_PGB CPU_PG
 for ((run = 1; run <= RUNS; run++)); do
   for mode in "${MODES[@]}"; do
     case $mode in
@@ -174,9 +192,15 @@ for ((run = 1; run <= RUNS; run++)); do
     curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "signup-api ($mode) not ready"
     log "run $run/$RUNS: $mode, $CONNECTIONS connections, $SECONDS_PER_RUN s"
     f=$WORK/wrk-$mode-$run.txt
+    api0=$(cpu_of "$pid") pgb0=$(cpu_of "$PGBOUNCER_PID") pg0=$(pg_cpu)
     wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --timeout 30s --latency -s bench/verify.lua \
       "http://127.0.0.1:$API_PORT" -- "$WORK/tokens.txt" "$WRK_THREADS" >"$f" 2>&1
+    api1=$(cpu_of "$pid") pgb1=$(cpu_of "$PGBOUNCER_PID") pg1=$(pg_cpu)
     stop_pid "$pid"
+    n=$(field "$f" requests)
+    CPU_API[$mode.$run]=$(awk -v a="$api0" -v b="$api1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')
+    CPU_PGB[$mode.$run]=$(awk -v a="$pgb0" -v b="$pgb1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')
+    CPU_PG[$mode.$run]=$(awk -v a="$pg0" -v b="$pg1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')
     RPS[$mode.$run]=$(field "$f" rps)
     P99[$mode.$run]=$(field "$f" p99_ms)
     ERRS[$mode.$run]=$(($(field "$f" non2xx) + $(field "$f" connect_err) + $(field "$f" read_err) +
@@ -191,18 +215,23 @@ REPORT=$WORK/report.md
 {
   echo "GET /verify at $CONNECTIONS connections, $SECONDS_PER_RUN s per run, $RUNS runs per row interleaved;"
   echo "$(nproc) cores, PostgreSQL $(psql_db -c 'SHOW server_version'), $(pgbouncer --version | head -1),"
-  echo "DB_POOL_SIZE=0 (= $((2 * $(nproc)))), PgBouncer default_pool_size=$POOL_SIZE; commit $(git rev-parse --short HEAD)."
+  echo "DB_POOL_SIZE=0 (= $((2 * $(nproc)))), PgBouncer default_pool_size=$POOL_SIZE; commit $(git rev-parse --short HEAD);"
+  echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (others' work shares this machine: compare rows, not runs)."
   echo
   printf '| Row |'
   for ((run = 1; run <= RUNS; run++)); do printf ' run %d req/s |' "$run"; done
-  echo ' median req/s | ÷ direct, prepared | p99 ms (median) | errors |'
+  echo ' median req/s | ÷ direct, prepared | p99 ms (median) | errors | CPU µs per request: API / PgBouncer / PostgreSQL / total (medians) |'
   printf '|---|'
   for ((run = 1; run <= RUNS; run++)); do printf -- '---|'; done
-  echo '---|---|---|---|'
+  echo '---|---|---|---|---|'
   base=""
   for mode in "${MODES[@]}"; do
-    rps=() p99=() errs=0
+    rps=() p99=() errs=0 ca=() cb=() cp=() ct=()
     for ((run = 1; run <= RUNS; run++)); do
+      ca+=("${CPU_API[$mode.$run]}")
+      cb+=("${CPU_PGB[$mode.$run]}")
+      cp+=("${CPU_PG[$mode.$run]}")
+      ct+=("$(awk -v a="${CPU_API[$mode.$run]}" -v b="${CPU_PGB[$mode.$run]}" -v c="${CPU_PG[$mode.$run]}" 'BEGIN {print a + b + c}')")
       rps+=("${RPS[$mode.$run]}")
       p99+=("${P99[$mode.$run]}")
       errs=$((errs + ERRS[$mode.$run]))
@@ -211,7 +240,9 @@ REPORT=$WORK/report.md
     [ -n "$base" ] || base=$med
     printf '| %s |' "${LABEL[$mode]}"
     for r in "${rps[@]}"; do printf ' %.0f |' "$r"; done
-    printf ' **%.0f** | %s | %s | %d |\n' "$med" "$(ratio "$med" "$base")" "$(median "${p99[@]}")" "$errs"
+    printf ' **%.0f** | %s | %s | %d | %.0f / %.0f / %.0f / **%.0f** |\n' "$med" "$(ratio "$med" "$base")" \
+      "$(median "${p99[@]}")" "$errs" "$(median "${ca[@]}")" "$(median "${cb[@]}")" "$(median "${cp[@]}")" \
+      "$(median "${ct[@]}")"
   done
 } >"$REPORT"
 cat "$REPORT"
