@@ -133,7 +133,7 @@ cpu_of() { awk -v t="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f\n", (
 pg_cpu() {
   local total=0 f
   for f in /proc/[0-9]*/stat; do
-    read -r line <"$f" 2>/dev/null || continue
+    { read -r line <"$f"; } 2>/dev/null || continue # a process that just exited
     rest=${line##*) }
     read -r -a w <<<"$rest"
     [ "${w[1]}" = "$POSTMASTER_PID" ] || continue
