@@ -22,7 +22,9 @@
 # 26110, CLUSTER_NGINX_PORT 26120, CLUSTER_SMTP_PORT 26130, CLUSTER_RELAY_PORT
 # 26131. Logs, configs and
 # the sink's .eml files stay in build/cluster/ after the run.
-# CLUSTER_BIN selects the server binary (default build/signup-api).
+# CLUSTER_BIN selects the server binary (default build/signup-api; e.g.
+# build/asan/signup-api, built by `make BUILD=build/asan OPT="-O1 -g"
+# SAN="-fsanitize=address,undefined ..." build/asan/signup-api`).
 set -euo pipefail
 
 unset CDPATH
@@ -63,13 +65,19 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
+stop_all() {
+  local i
   # Reverse order: the balancer first, the database last.
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     stop_pid "${PIDS[i]}"
   done
+  PIDS=()
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_all
   if [ "$pg_started" = 1 ]; then
     scripts/pg-local.sh stop >/dev/null 2>&1 || true
   fi
@@ -179,6 +187,13 @@ PIDS+=("$!")
 wait_port 127.0.0.1 "$RELAY_PORT" "$!" slow-relay
 
 # --- API nodes and workers -------------------------------------------------------
+
+if [[ $BIN == *asan* ]]; then
+  # As scripts/test.sh runs the sanitizer build: a report fails the run (below).
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=23"
+  export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
 
 # Everything both kinds of process share. Sign-up limits are on and small, so
 # the test can show they hold across nodes; the load phases spread their
@@ -290,9 +305,14 @@ CLUSTER_NGINX=127.0.0.1:$NGINX_PORT \
   CLUSTER_POLL_S=1 \
   CLUSTER_PG_CTL="$ROOT/scripts/pg-local.sh" \
   PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=signup PGPASSWORD=$PG_PASSWORD PGDATABASE=$DB_NAME \
-  "$PYTHON" -u tests/cluster/cluster.py
+  "$PYTHON" -u tests/cluster/cluster.py || rc=$?
 
-# A sanitizer build (CLUSTER_BIN=build/asan/signup-api) reports on stderr.
+# Stopped first: a sanitizer build (CLUSTER_BIN=build/asan/signup-api)
+# reports leaks when a process exits, on stderr.
+stop_all
 if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$WORK"/node*.log "$WORK"/worker*.log; then
+  grep -E -A 20 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$WORK"/node*.log "$WORK"/worker*.log |
+    head -60 >&2
   die "sanitizer reports in $WORK/node*.log / worker*.log"
 fi
+exit "${rc:-0}"
