@@ -62,6 +62,9 @@ check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_api_signin_SRCS := tests/support.c tests/mail_support.c
 check_api_recovery_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c
+# Unit suite of the outbox's lease holders (processes, read from /proc).
+UNIT_TESTS += check_lease_holder
+check_lease_holder_SRCS := mail/lease_holder.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 

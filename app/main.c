@@ -141,6 +141,7 @@ static struct outbox_worker_settings worker_settings(const struct config *cfg)
         .batch_size = (int)cfg->outbox_batch_size,
         .poll_interval_ms = (int)cfg->outbox_poll_interval_ms,
         .lease_s = (int)cfg->outbox_lease_s,
+        .instance_id = cfg->instance_id,
         .max_attempts = (int)cfg->outbox_max_attempts,
         .retry_base_ms = cfg->outbox_retry_base_ms,
         .retry_max_ms = cfg->outbox_retry_max_ms,

@@ -189,7 +189,9 @@ enum change_outcome password_change_signed_in(const struct recovery_service *ser
         rename_field(errors, errors_before, "new_password");
         return CHANGE_WEAK_PASSWORD;
     }
-    enum signin_outcome throttle = signin_throttle_check(service->signin, account.email, client_ip, retry_after_s);
+    long account_attempts = 0;
+    enum signin_outcome throttle =
+        signin_throttle_count(service->signin, account.email, client_ip, retry_after_s, &account_attempts);
     if (throttle != SIGNIN_OK)
         return change_from_signin(throttle);
 
@@ -207,7 +209,7 @@ enum change_outcome password_change_signed_in(const struct recovery_service *ser
     case PASSWORD_VERIFY_MATCH:
         break;
     case PASSWORD_VERIFY_MISMATCH:
-        outcome = change_from_signin(signin_throttle_fail(service->signin, &account, client_ip));
+        outcome = change_from_signin(signin_throttle_fail(service->signin, &account, account_attempts));
         goto cleanup;
     case PASSWORD_VERIFY_BUSY:
         outcome = CHANGE_BUSY;

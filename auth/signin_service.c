@@ -61,15 +61,19 @@ static enum signin_outcome db_outcome(enum db_status status)
     return status == DB_UNAVAILABLE ? SIGNIN_UNAVAILABLE : SIGNIN_FAILED;
 }
 
-/* The throttle, read before any argon2 work (which is what a guesser wants). */
-static enum signin_outcome check_throttle(const struct signin_service *service, PGconn *conn,
-                                          const struct signin_keys *keys, long *retry_after_s)
+/* The throttle: this attempt is counted before any argon2 work (which is
+ * what a guesser wants), so parallel guesses are counted as they arrive. */
+static enum signin_outcome count_attempt(const struct signin_service *service, PGconn *conn,
+                                         const struct signin_keys *keys, long *retry_after_s,
+                                         long *account_attempts)
 {
     enum signin_throttle throttle = SIGNIN_NOT_THROTTLED;
     *retry_after_s = 0;
+    *account_attempts = 0;
     if (!service->are_limits_enabled)
         return SIGNIN_OK;
-    enum db_status status = signin_attempts_check(conn, &service->limits, keys, &throttle, retry_after_s);
+    enum db_status status =
+        signin_attempts_count(conn, &service->limits, keys, &throttle, retry_after_s, account_attempts);
     if (status != DB_OK)
         return db_outcome(status);
     if (throttle == SIGNIN_NOT_THROTTLED)
@@ -98,22 +102,21 @@ static void notify_owner(const struct signin_service *service, PGconn *conn, con
                   is_queued ? "queued" : "sent_within_the_hour", LOG_END);
 }
 
-/* A wrong password (or no account): counted, whatever else happens. */
-static enum signin_outcome record_failure(const struct signin_service *service, const struct signin_keys *keys,
-                                          const struct account_credentials *account, bool is_known_account)
+/* A wrong password (or no account), already counted by count_attempt. The
+ * one attempt of the window whose count reached the per-address cap tells
+ * the owner, if there is one. */
+static enum signin_outcome record_failure(const struct signin_service *service,
+                                          const struct account_credentials *account, bool is_known_account,
+                                          long account_attempts)
 {
-    long account_failures = 0;
-    if (!service->are_limits_enabled)
+    if (!service->are_limits_enabled || !is_known_account || account_attempts != service->limits.per_account)
         return SIGNIN_INVALID;
     PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
     if (conn == NULL)
         return SIGNIN_UNAVAILABLE;
-    enum db_status status = signin_attempts_fail(conn, &service->limits, keys, &account_failures);
-    /* Exactly one failure sees the count reach the cap in each window. */
-    if (status == DB_OK && is_known_account && account_failures == service->limits.per_account)
-        notify_owner(service, conn, &account->profile);
+    notify_owner(service, conn, &account->profile);
     db_pool_release(service->pool, conn);
-    return status == DB_OK ? SIGNIN_INVALID : db_outcome(status);
+    return SIGNIN_INVALID;
 }
 
 static enum signin_outcome start_session(const struct signin_service *service, const struct signin_keys *keys,
@@ -141,7 +144,7 @@ static enum signin_outcome start_session(const struct signin_service *service, c
     };
     status = sessions_create(conn, &session, &out->times);
     if (status == DB_OK)
-        status = signin_attempts_succeed(conn, keys, account->profile.id);
+        status = signin_attempts_succeed(conn, &service->limits, keys, account->profile.id);
     /* Same password, today's parameters; a failure here only means the old
      * hash stays until the next sign-in. */
     if (status == DB_OK && new_hash != NULL &&
@@ -157,8 +160,8 @@ static enum signin_outcome start_session(const struct signin_service *service, c
     return SIGNIN_OK;
 }
 
-enum signin_outcome signin_throttle_check(const struct signin_service *service, const char *email,
-                                          const char *client_ip, long *retry_after_s)
+enum signin_outcome signin_throttle_count(const struct signin_service *service, const char *email,
+                                          const char *client_ip, long *retry_after_s, long *account_attempts)
 {
     char key[EMAIL_BUF_SIZE];
     (void)email_key(email, key);
@@ -166,19 +169,16 @@ enum signin_outcome signin_throttle_check(const struct signin_service *service, 
     PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
     if (conn == NULL)
         return SIGNIN_UNAVAILABLE;
-    enum signin_outcome outcome = check_throttle(service, conn, &keys, retry_after_s);
+    enum signin_outcome outcome = count_attempt(service, conn, &keys, retry_after_s, account_attempts);
     db_pool_release(service->pool, conn);
     return outcome;
 }
 
 enum signin_outcome signin_throttle_fail(const struct signin_service *service, const struct account_profile *account,
-                                         const char *client_ip)
+                                         long account_attempts)
 {
-    char key[EMAIL_BUF_SIZE];
     struct account_credentials credentials = {.profile = *account};
-    (void)email_key(account->email, key);
-    struct signin_keys keys = {.email = key, .client_ip = client_ip};
-    return record_failure(service, &keys, &credentials, true);
+    return record_failure(service, &credentials, true, account_attempts);
 }
 
 static void record_metric(enum signin_outcome outcome)
@@ -207,6 +207,7 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
     struct account_credentials account;
     char key[EMAIL_BUF_SIZE], new_hash[PASSWORD_HASH_ENCODED_MAX];
     bool is_found = false;
+    long account_attempts = 0;
     enum signin_outcome outcome;
     enum db_status status = DB_OK;
 
@@ -220,7 +221,7 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
         outcome = SIGNIN_UNAVAILABLE;
         goto done;
     }
-    outcome = check_throttle(service, conn, &keys, &out->retry_after_s);
+    outcome = count_attempt(service, conn, &keys, &out->retry_after_s, &account_attempts);
     if (outcome == SIGNIN_OK && is_matchable)
         status = accounts_find_credentials(conn, attempt->email, &account, &is_found);
     db_pool_release(service->pool, conn);
@@ -246,7 +247,7 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
         goto done;
     }
     if (!is_found || is_too_long || verified != PASSWORD_VERIFY_MATCH) {
-        outcome = record_failure(service, &keys, &account, is_found);
+        outcome = record_failure(service, &account, is_found, account_attempts);
         goto done;
     }
     if (!account.is_verified) {

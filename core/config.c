@@ -130,6 +130,14 @@ static const char *check_terms_version(const char *value)
     return NULL;
 }
 
+/* Stored in every claim it takes and compared as is. */
+static const char *check_instance_id(const char *value)
+{
+    if (strlen(value) > 128 || !has_no_space_or_control(value))
+        return "must be at most 128 printable characters without spaces";
+    return NULL;
+}
+
 #define STR(field, name, def, check) {name, TYPE_STRING, def, offsetof(struct config, field), 0, 0, check}
 #define NUM(field, name, def, lo, hi) {name, TYPE_LONG, def, offsetof(struct config, field), lo, hi, NULL}
 
@@ -188,6 +196,7 @@ static const struct config_entry ENTRIES[] = {
     NUM(outbox_max_attempts, "OUTBOX_MAX_ATTEMPTS", "12", 1, 1000),
     NUM(outbox_retry_base_ms, "OUTBOX_RETRY_BASE_MS", "5000", 10, 3600000),
     NUM(outbox_retry_max_ms, "OUTBOX_RETRY_MAX_MS", "900000", 10, 86400000),
+    STR(instance_id, "INSTANCE_ID", "", check_instance_id),
     STR(terms_version, "TERMS_VERSION", "2026-01", check_terms_version),
     STR(data_dir, "DATA_DIR", "data", check_not_empty),
     STR(openapi_file, "OPENAPI_FILE", "openapi.yaml", check_not_empty),

@@ -149,9 +149,14 @@ enum db_status accounts_sweep_unverified(PGconn *conn, long ttl_s, long batch, l
     static const struct db_statement SWEEP = {
         "accounts_sweep_unverified",
         "WITH sweeper AS (SELECT pg_try_advisory_xact_lock(hashtext('accounts_sweep_unverified')) AS is_mine), "
-        "doomed AS (SELECT id FROM accounts, sweeper WHERE sweeper.is_mine AND email_verified_at IS NULL "
+        "doomed AS (SELECT id FROM accounts a, sweeper WHERE sweeper.is_mine AND email_verified_at IS NULL "
         "              AND created_at < now() - make_interval(secs => $1::int) "
-        "            LIMIT $2::int FOR UPDATE OF accounts SKIP LOCKED) "
+        /* A later sign-up for the address (its link carries a password)
+         * starts the time again: the owner's fresh link keeps working. */
+        "              AND NOT EXISTS (SELECT 1 FROM verification_tokens t WHERE t.account_id = a.id "
+        "                                 AND t.password_hash IS NOT NULL "
+        "                                 AND t.created_at >= now() - make_interval(secs => $1::int)) "
+        "            LIMIT $2::int FOR UPDATE OF a SKIP LOCKED) "
         "DELETE FROM accounts a USING doomed WHERE a.id = doomed.id",
         2};
     char ttl_text[24], batch_text[24];

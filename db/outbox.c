@@ -84,23 +84,26 @@ enum db_status outbox_pending_stats(PGconn *conn, long *pending, double *oldest_
     return status;
 }
 
-PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
+PGresult *outbox_claim(PGconn *conn, int limit, int lease_s, const struct outbox_holder *holder)
 {
+    /* "<= now()": a released lease ends at the release's now(), which no
+     * later statement's now() precedes. */
     static const struct db_statement CLAIM = {
         "outbox_claim",
         "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, "
-        "       locked_until = now() + make_interval(secs => $2::int) "
+        "       locked_until = now() + make_interval(secs => $2::int), "
+        "       lease_instance = $3, lease_scope = $4, lease_pid = $5::int, lease_pid_start = $6::bigint "
         " WHERE id IN (SELECT id FROM email_outbox "
         "               WHERE (status = 'pending' AND next_attempt_at <= now()) "
-        "                  OR (status = 'sending' AND locked_until < now()) "
+        "                  OR (status = 'sending' AND locked_until <= now()) "
         "               ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1::int) "
         "RETURNING id, kind, recipient, recipient_name, verify_link, message_id, attempts, "
         "          extract(epoch FROM created_at)::bigint",
-        2};
+        6};
     char limit_text[16], lease_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     snprintf(lease_text, sizeof lease_text, "%d", lease_s);
-    const char *params[] = {limit_text, lease_text};
+    const char *params[] = {limit_text, lease_text, holder->instance, holder->scope, holder->pid, holder->start};
     PGresult *res = db_exec_prepared(conn, &CLAIM, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_failure(conn, res, "outbox_claim");
@@ -108,6 +111,66 @@ PGresult *outbox_claim(PGconn *conn, int limit, int lease_s)
         return NULL;
     }
     return res;
+}
+
+PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self)
+{
+    static const struct db_statement SCOPE_HOLDERS = {
+        "outbox_scope_holders",
+        "SELECT DISTINCT lease_pid, lease_pid_start FROM email_outbox "
+        " WHERE status = 'sending' AND locked_until > now() AND lease_scope = $1 "
+        "   AND (lease_pid, lease_pid_start) <> ($2::int, $3::bigint)",
+        3};
+    const char *params[] = {self->scope, self->pid, self->start};
+    PGresult *res = db_exec_prepared(conn, &SCOPE_HOLDERS, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_failure(conn, res, "outbox_scope_holders");
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Runs a lease-ending UPDATE and counts the rows it released. */
+static enum db_status run_release(PGconn *conn, const struct db_statement *stmt, const char *const *params,
+                                  long *released)
+{
+    PGresult *res = db_exec_prepared(conn, stmt, params);
+    enum db_status status = DB_OK;
+    *released = 0;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        *released = atol(PQcmdTuples(res));
+    else
+        status = db_failure(conn, res, stmt->name);
+    PQclear(res);
+    return status;
+}
+
+enum db_status outbox_release_process(PGconn *conn, const char *scope, const char *pid, const char *start,
+                                      long *released)
+{
+    static const struct db_statement RELEASE_PROCESS = {
+        "outbox_release_process",
+        "UPDATE email_outbox SET locked_until = now() "
+        " WHERE status = 'sending' AND locked_until > now() "
+        "   AND lease_scope = $1 AND lease_pid = $2::int AND lease_pid_start = $3::bigint",
+        3};
+    const char *params[] = {scope, pid, start};
+    return run_release(conn, &RELEASE_PROCESS, params, released);
+}
+
+enum db_status outbox_release_instance(PGconn *conn, const struct outbox_holder *self, long *released)
+{
+    /* Holders in self's own scope are left to outbox_release_process: there
+     * whether they still run is checked, not assumed. */
+    static const struct db_statement RELEASE_INSTANCE = {
+        "outbox_release_instance",
+        "UPDATE email_outbox SET locked_until = now() "
+        " WHERE status = 'sending' AND locked_until > now() "
+        "   AND lease_instance = $1 AND lease_scope IS DISTINCT FROM $2",
+        2};
+    const char *params[] = {self->instance, self->scope};
+    return run_release(conn, &RELEASE_INSTANCE, params, released);
 }
 
 /* Every result update is conditional on still holding the claim: the row is
@@ -189,9 +252,13 @@ enum db_status outbox_mark_retry(PGconn *conn, const char *id, const char *attem
 {
     char delay_text[32];
     snprintf(delay_text, sizeof delay_text, "%ld", delay_ms);
+    /* The holder goes too: a pending row names nobody, so a worker that
+     * claims it without naming itself (a version before 004, during a rolling
+     * update) can never be judged by a stale holder's death. */
     static const struct db_statement MARK_RETRY = {
         "outbox_mark_retry",
         "UPDATE email_outbox SET status = 'pending', locked_until = NULL, last_error = $4, "
+        "lease_instance = NULL, lease_scope = NULL, lease_pid = NULL, lease_pid_start = NULL, "
         "next_attempt_at = now() + make_interval(secs => $3::bigint / 1000.0)" STILL_CLAIMED,
         4};
     const char *params[] = {id, attempts, delay_text, error};

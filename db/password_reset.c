@@ -1,5 +1,5 @@
-/* Reset tokens, resets and signed-in password changes: each one statement,
- * so each is atomic without an explicit transaction. */
+/* Reset tokens, resets and signed-in password changes. Each change is one
+ * statement, so atomic without an explicit transaction; a request is two. */
 #include "password_reset.h"
 
 #include <stdio.h>
@@ -15,16 +15,22 @@
 
 enum db_status password_reset_request(PGconn *conn, const struct reset_request *request, bool *is_queued)
 {
-    /* The account row is locked so two requests cannot both slip under the
-     * limit; the counter insert is the write both paths commit. */
-    static const struct db_statement REQUEST = {
-        "password_reset_request",
+    /* Two statements in one transaction: the first locks the account (and
+     * writes the request counter, the write both paths commit); the second,
+     * with a snapshot taken after the lock was granted, sees the emails a
+     * concurrent request committed meanwhile, so together they cannot slip
+     * under the limit. An unknown address runs the same two, locking nothing. */
+    static const struct db_statement LOCK = {
+        "password_reset_lock",
         "WITH seen AS (INSERT INTO rate_limit_counters AS c (scope, key_hash, window_start, hits) "
         "              VALUES ('forgot_seen', sha256(convert_to(lower($1), 'UTF8')), "
         "                      date_bin(interval '1 hour', now(), timestamptz 'epoch'), 1) "
-        "              ON CONFLICT (scope, key_hash, window_start) DO UPDATE SET hits = c.hits + 1 RETURNING 1), "
-        "acct AS (SELECT id, email, full_name, password_version FROM accounts WHERE lower(email) = lower($1) "
-        "            FOR UPDATE), "
+        "              ON CONFLICT (scope, key_hash, window_start) DO UPDATE SET hits = c.hits + 1 RETURNING 1) "
+        "SELECT id FROM accounts WHERE lower(email) = lower($1) FOR UPDATE",
+        1};
+    static const struct db_statement REQUEST = {
+        "password_reset_request",
+        "WITH acct AS (SELECT id, email, full_name, password_version FROM accounts WHERE id = $1::uuid), "
         "recent AS (SELECT count(*) FILTER (WHERE o.created_at > now() - interval '1 minute') AS minute, "
         "                  count(*) AS hour "
         "             FROM email_outbox o JOIN acct ON o.account_id = acct.id "
@@ -36,23 +42,43 @@ enum db_status password_reset_request(PGconn *conn, const struct reset_request *
         "mail AS (INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
         "         SELECT '" OUTBOX_KIND_PASSWORD_RESET "', id, email, full_name, $4, "
         "                gen_random_uuid()::text || '@' || $5 FROM allowed RETURNING 1) "
-        "SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM mail)",
+        "SELECT count(*) FROM mail",
         7};
-    char ttl_text[24], minute_text[24], hour_text[24];
+    char ttl_text[24], minute_text[24], hour_text[24], account_id[64] = "";
     snprintf(ttl_text, sizeof ttl_text, "%ld", request->token_ttl_s);
     snprintf(minute_text, sizeof minute_text, "%ld", request->limits.per_minute);
     snprintf(hour_text, sizeof hour_text, "%ld", request->limits.per_hour);
-    const char *params[] = {request->email,      request->token_hash_hex, ttl_text, request->reset_link,
-                            request->message_id_domain, minute_text,  hour_text};
+    const char *lock_params[] = {request->email};
+    enum db_status status;
+    PGresult *res = NULL;
 
     *is_queued = false;
-    PGresult *res = db_exec_prepared(conn, &REQUEST, params);
-    enum db_status status = DB_OK;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-        *is_queued = atol(PQgetvalue(res, 0, 1)) == 1;
-    else
-        status = db_failure(conn, res, "password_reset_request");
+    if ((status = db_command(conn, "BEGIN", "password_reset_begin")) != DB_OK)
+        return status;
+    res = db_exec_prepared(conn, &LOCK, lock_params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        status = db_failure(conn, res, "password_reset_lock");
+        goto rollback;
+    }
+    if (PQntuples(res) == 1)
+        snprintf(account_id, sizeof account_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    const char *params[] = {account_id[0] ? account_id : NULL, request->token_hash_hex, ttl_text,
+                            request->reset_link, request->message_id_domain, minute_text, hour_text};
+    res = db_exec_prepared(conn, &REQUEST, params);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        status = db_failure(conn, res, "password_reset_request");
+        goto rollback;
+    }
+    bool is_inserted = atol(PQgetvalue(res, 0, 0)) == 1;
+    PQclear(res);
+    status = db_command(conn, "COMMIT", "password_reset_commit");
+    *is_queued = status == DB_OK && is_inserted;
+    return status;
+
+rollback:
+    PQclear(res);
+    (void)db_command(conn, "ROLLBACK", "password_reset_rollback");
     return status;
 }
 

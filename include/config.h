@@ -71,6 +71,7 @@ struct config {
     long outbox_max_attempts;
     long outbox_retry_base_ms;
     long outbox_retry_max_ms;
+    char *instance_id; /* "" = none; one running process per value (a restart takes back its claims) */
     /* Sign-up rules */
     char *terms_version;
     char *data_dir;

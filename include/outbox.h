@@ -53,11 +53,40 @@ enum outbox_column {
     OUTBOX_COL_CREATED_AT, /* Unix seconds: when it was queued (the "password changed" time) */
 };
 
+/* Who takes a claim, recorded in the row (all borrowed; pid and start in
+ * decimal): a process, named within a scope where other processes can tell
+ * whether it still runs (see lease_holder.h), and the INSTANCE_ID it runs
+ * as, or NULL. */
+struct outbox_holder {
+    const char *instance;
+    const char *scope;
+    const char *pid;
+    const char *start;
+};
+
 /* Claims up to limit rows that are due (pending and due, or sending whose
- * lease expired because a worker died), marking them sending for lease_s
- * seconds. SKIP LOCKED lets several workers claim without blocking or
- * double-claiming. Returns the rows (caller PQclear()s) or NULL on failure. */
-PGresult *outbox_claim(PGconn *conn, int limit, int lease_s);
+ * lease is over: expired, or released because its holder died), marking them
+ * sending by holder for lease_s seconds. SKIP LOCKED lets several workers
+ * claim without blocking or double-claiming. Returns the rows (caller
+ * PQclear()s) or NULL on failure. */
+PGresult *outbox_claim(PGconn *conn, int limit, int lease_s, const struct outbox_holder *holder);
+
+/* The other processes of self's scope that hold a live lease: rows of
+ * (pid, start) as text. Returns the rows (caller PQclear()s) or NULL on
+ * failure. */
+PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self);
+
+/* Ends now the live leases of process (pid, start) in scope, so that the
+ * next claim takes its rows; *released counts them. For a holder known to be
+ * dead only. */
+enum db_status outbox_release_process(PGconn *conn, const char *scope, const char *pid, const char *start,
+                                      long *released);
+
+/* Ends now the live leases taken under self's instance by processes outside
+ * self's scope: earlier incarnations of this instance, dead because it is
+ * running (INSTANCE_ID promises one process per instance). *released counts
+ * them. */
+enum db_status outbox_release_instance(PGconn *conn, const struct outbox_holder *self, long *released);
 
 /* The three ends of a claimed send. attempts is the row's attempts value as
  * claimed (the claim's generation): if the lease expired and another worker

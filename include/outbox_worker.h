@@ -20,7 +20,8 @@ struct outbox_worker_settings {
     const char *forgot_url;  /* for the "password changed" notice; may be "" */
     int batch_size;          /* messages per claim and per SMTP session */
     int poll_interval_ms;    /* safety net: NOTIFY is only a hint */
-    int lease_s;             /* a claim older than this is taken over (worker died) */
+    int lease_s;             /* a claim older than this is taken over (its worker may have died) */
+    const char *instance_id; /* INSTANCE_ID, "" = none: a restart takes back its claims at once */
     int max_attempts;
     long retry_base_ms;      /* backoff: base * 2^(attempt-1), capped, with jitter */
     long retry_max_ms;

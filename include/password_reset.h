@@ -1,7 +1,7 @@
 /* password_reset: reset tokens and password changes in PostgreSQL. A reset
  * token is stored as its SHA-256 with the account's password_version at
  * issue; it works only while that version is current, so any password change
- * kills every older link. Each operation is one statement (one transaction). */
+ * kills every older link. Each operation is one transaction. */
 #ifndef SIGNUP_PASSWORD_RESET_H
 #define SIGNUP_PASSWORD_RESET_H
 
@@ -23,8 +23,9 @@ struct reset_request {
 
 /* Stores the token and queues the reset email when an account has this
  * address and its limits allow, else writes nothing but a request counter:
- * both cases run the same statement and commit a write, so they take the
- * same time. *is_queued says whether an email was queued (for the log). */
+ * both cases run the same statements and commit a write, so they take the
+ * same time. conn must be idle (this runs its own transaction). *is_queued
+ * says whether an email was queued (for the log). */
 enum db_status password_reset_request(PGconn *conn, const struct reset_request *request, bool *is_queued);
 
 enum reset_token_state { RESET_LINK_LIVE, RESET_LINK_INVALID, RESET_LINK_EXPIRED };

@@ -1,4 +1,5 @@
-/* signin_attempts: the brute-force counters of sign-in (failed passwords per
+/* signin_attempts: the brute-force counters of sign-in (attempts that were
+ * not successful, per
  * (address, client), per client across addresses, per address across
  * clients), kept in the rate-limit table so every instance shares them, and
  * the clients each account has signed in from before. Keys are hashed in
@@ -27,20 +28,20 @@ struct signin_keys {
 /* Which limit a sign-in is over, if any. */
 enum signin_throttle { SIGNIN_NOT_THROTTLED, SIGNIN_THROTTLED_PAIR, SIGNIN_THROTTLED_CLIENT, SIGNIN_THROTTLED_ACCOUNT };
 
-/* Reads the counters of this window. The per-account limit does not apply to
- * a client that has signed in to that account before, so the cap cannot
- * lock the owner out of the places they use. *retry_after_s is the seconds
- * until the window that is over its limit ends. */
-enum db_status signin_attempts_check(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
-                                     enum signin_throttle *throttle, long *retry_after_s);
+/* Counts this attempt under all three limits at once, before its password is
+ * checked, so guesses sent in parallel are counted as they arrive (checking
+ * first and counting failures afterwards would let every guess in flight
+ * through). The per-account limit does not apply to a client that has
+ * signed in to that account before, so the cap cannot lock the owner out of
+ * the places they use. *retry_after_s is the seconds until the window ends;
+ * *account_attempts the per-account count of this window with this one. */
+enum db_status signin_attempts_count(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
+                                     enum signin_throttle *throttle, long *retry_after_s, long *account_attempts);
 
-/* Counts one failed password. *account_failures gets the per-account count
- * of this window after the increment (to tell when the cap just tripped). */
-enum db_status signin_attempts_fail(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
-                                    long *account_failures);
-
-/* A successful sign-in: the (email, client) counter starts again and the
- * client is remembered for the account. */
-enum db_status signin_attempts_succeed(PGconn *conn, const struct signin_keys *keys, const char *account_id);
+/* A successful sign-in: the (email, client) counter starts again, the
+ * attempt is taken back off the client and address counts, and the client
+ * is remembered for the account. */
+enum db_status signin_attempts_succeed(PGconn *conn, const struct signin_limits *limits,
+                                       const struct signin_keys *keys, const char *account_id);
 
 #endif

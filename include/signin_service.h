@@ -65,15 +65,17 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
                            struct signin_success *out);
 
 /* The brute-force throttle of sign-in, for other checks of a password (a
- * signed-in password change): SIGNIN_OK, SIGNIN_THROTTLED (*retry_after_s)
- * or SIGNIN_UNAVAILABLE / SIGNIN_FAILED. */
-enum signin_outcome signin_throttle_check(const struct signin_service *service, const char *email,
-                                          const char *client_ip, long *retry_after_s);
+ * signed-in password change): counts the attempt and answers SIGNIN_OK,
+ * SIGNIN_THROTTLED (*retry_after_s) or SIGNIN_UNAVAILABLE / SIGNIN_FAILED.
+ * *account_attempts is for signin_throttle_fail. */
+enum signin_outcome signin_throttle_count(const struct signin_service *service, const char *email,
+                                          const char *client_ip, long *retry_after_s, long *account_attempts);
 
-/* Counts a wrong password for account from client_ip (as a failed sign-in).
- * Returns SIGNIN_INVALID, or SIGNIN_UNAVAILABLE / SIGNIN_FAILED. */
+/* The counted attempt had a wrong password: tells the owner when it was the
+ * one that reached the per-address cap. Returns SIGNIN_INVALID, or
+ * SIGNIN_UNAVAILABLE. */
 enum signin_outcome signin_throttle_fail(const struct signin_service *service, const struct account_profile *account,
-                                         const char *client_ip);
+                                         long account_attempts);
 
 enum session_outcome { SESSION_OK, SESSION_UNAUTHORIZED, SESSION_UNAVAILABLE };
 

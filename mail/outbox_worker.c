@@ -1,7 +1,8 @@
 /* Outbox delivery loop. The table is the source of truth: NOTIFY only wakes
  * a worker early, the poll interval catches anything missed, and a lease
- * lets another worker take over rows of one that died mid-send. Delivery is
- * at least once; a re-sent message keeps its Message-ID. */
+ * lets another worker take over rows of one that died mid-send: when the
+ * lease runs out, or at once when the holder is known to be dead. Delivery
+ * is at least once; a re-sent message keeps its Message-ID. */
 #include "outbox_worker.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "db_pool.h"
+#include "lease_holder.h"
 #include "log.h"
 #include "metrics.h"
 #include "mime.h"
@@ -32,6 +34,10 @@ struct worker {
 
 struct outbox_workers {
     const struct outbox_worker_settings *settings;
+    struct lease_holder self;    /* this process, as named in its claims */
+    struct outbox_holder holder; /* borrows from self and settings */
+    atomic_llong next_sweep_ms;  /* when a worker next looks for dead holders */
+    atomic_bool is_instance_swept;
     atomic_bool is_stopping;
     int stop_pipe[2]; /* readable once stopping: wakes every poll() at once */
     int count;
@@ -132,6 +138,58 @@ static bool wait_for_work(struct worker *w, PGconn *conn)
     return true;
 }
 
+static long long monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void log_released(const char *reason, const char *holder_pid, long released)
+{
+    char count[24];
+    snprintf(count, sizeof count, "%ld", released);
+    log_event(LOG_LEVEL_WARN, "outbox_lease_released", "reason", reason, "holder_pid", holder_pid, "emails", count,
+              LOG_END);
+}
+
+/* Ends the leases of holders that are certainly dead, so that their emails
+ * go out now rather than when the lease runs out (OUTBOX_LEASE_S, long so
+ * that a slow send is never taken over). Only proof counts, never silence: a
+ * holder in this process's scope whose process is gone, and, once at start,
+ * earlier incarnations of this INSTANCE_ID. A holder elsewhere that is slow,
+ * frozen or cut off from the database keeps its lease. One worker of the
+ * process looks per poll interval. */
+static void release_dead_holders(struct worker *w, PGconn *conn)
+{
+    struct outbox_workers *ws = w->owner;
+    const struct outbox_worker_settings *s = ws->settings;
+    long long now = monotonic_ms(), due = atomic_load(&ws->next_sweep_ms);
+    long released = 0;
+
+    if (now < due || !atomic_compare_exchange_strong(&ws->next_sweep_ms, &due, now + s->poll_interval_ms))
+        return;
+    if (ws->holder.instance != NULL && !atomic_load(&ws->is_instance_swept) &&
+        outbox_release_instance(conn, &ws->holder, &released) == DB_OK) {
+        atomic_store(&ws->is_instance_swept, true);
+        if (released > 0)
+            log_released("previous_incarnation", NULL, released);
+    }
+    if (!ws->self.can_judge)
+        return;
+    PGresult *holders = outbox_scope_holders(conn, &ws->holder);
+    for (int i = 0; holders != NULL && i < PQntuples(holders); i++) {
+        const char *pid = PQgetvalue(holders, i, 0), *start = PQgetvalue(holders, i, 1);
+        if (!lease_holder_is_gone(atol(pid), atoll(start)))
+            continue;
+        if (outbox_release_process(conn, ws->holder.scope, pid, start, &released) != DB_OK)
+            break;
+        if (released > 0)
+            log_released("holder_dead", pid, released);
+    }
+    PQclear(holders);
+}
+
 static void log_email_result(const char *id, const char *attempt_text, const char *result, int code)
 {
     char code_text[8];
@@ -222,7 +280,8 @@ static int deliver_batch(struct worker *w, PGconn *conn)
     int *rows_of = NULL;
     const char **sent_ids = NULL, **sent_attempts = NULL;
 
-    PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s);
+    release_dead_holders(w, conn);
+    PGresult *rows = outbox_claim(conn, s->batch_size, s->lease_s, &w->owner->holder);
     if (rows == NULL)
         return -1;
     claimed = PQntuples(rows);
@@ -335,6 +394,18 @@ struct outbox_workers *outbox_workers_start(const struct outbox_worker_settings 
     if (ws == NULL)
         return NULL;
     ws->settings = settings;
+    lease_holder_describe_self(&ws->self);
+    ws->holder = (struct outbox_holder){
+        .instance = settings->instance_id[0] != '\0' ? settings->instance_id : NULL,
+        .scope = ws->self.scope,
+        .pid = ws->self.pid,
+        .start = ws->self.start,
+    };
+    if (!ws->self.can_judge)
+        log_event(LOG_LEVEL_WARN, "outbox_dead_holder_check_unavailable", "reason",
+                  "no consistent /proc: claims of dead workers wait for their lease to run out", LOG_END);
+    atomic_init(&ws->next_sweep_ms, 0);
+    atomic_init(&ws->is_instance_swept, false);
     atomic_init(&ws->is_stopping, false);
     ws->workers = calloc((size_t)(count > 0 ? count : 1), sizeof *ws->workers);
     if (ws->workers == NULL || pipe(ws->stop_pipe) != 0) {

@@ -61,6 +61,8 @@ unit_suites=(check_string_set check_signup_validation check_signup_request check
   check_password_verify)
 integration_suites=(check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_e2e)
 
+unit_suites+=(check_lease_holder)
+
 run_suite() {
   local suite="$1"
   if [ "${VALGRIND:-0}" = 1 ]; then

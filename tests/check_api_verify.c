@@ -2,8 +2,9 @@
  * outbox, workers deliver it over SMTP to a real mail catcher, GET /verify
  * consumes the token, POST /verify/resend queues another. The "mail" case
  * shares one server sending to the shared catcher; the "faults" case starts
- * its own servers, workers and private catchers (SMTP down, kill -9, expired
- * lease, 550, max attempts, NOTIFY, two worker processes, SIGTERM), with no
+ * its own servers, workers and private catchers (SMTP down, kill -9, kill -9
+ * mid-send, a stalled live worker, INSTANCE_ID, expired lease, 550, max
+ * attempts, NOTIFY, two worker processes, SIGTERM), with no
  * other worker running so nothing steals their rows. The suite has a
  * database of its own for the same reason. */
 #include <check.h>
@@ -35,8 +36,9 @@
 #define QUIET_PERIOD_MS 1500
 
 /* Ports: the shared server at TEST_HTTP_PORT+10, fault-test servers at
- * +11..+19, private catchers at +20..+29 (all below the ephemeral range). */
-enum { PORT_MAIN = 10, PORT_FAULT_SERVER = 11, PORT_CATCHER = 20 };
+ * +11..+19, private catchers at +20..+29, the lease tests' servers and SMTP
+ * ports at +1..+9 (all below the ephemeral range). */
+enum { PORT_MAIN = 10, PORT_FAULT_SERVER = 11, PORT_CATCHER = 20, PORT_LEASE = 1 };
 
 static int main_port;
 static pid_t main_pid = -1;
@@ -973,9 +975,9 @@ START_TEST(test_outbox_server_killed_with_mail_pending_delivers_once_after_resta
     struct mail_catcher catcher;
     struct fault_env env;
     char email[128];
-    /* A short lease, in case the kill lands while the row is being sent. */
-    const char *const extra[] = {"OUTBOX_LEASE_S=5", NULL};
-    const char *const *vars = fault_env(&env, http_port, catcher_port, 1, extra);
+    /* The default 120 s lease: if the kill lands while the row is being
+     * sent, the restart takes the dead worker's claim back at once. */
+    const char *const *vars = fault_env(&env, http_port, catcher_port, 1, NULL);
     mail_catcher_init(&catcher, catcher_port, NULL);
     pid_t pid = start_fault_server(http_port, vars);
 
@@ -1000,6 +1002,183 @@ START_TEST(test_outbox_server_killed_with_mail_pending_delivers_once_after_resta
     ck_assert_int_eq(outbox_rows(email), 1);
     json_decref(mail);
     assert_exit_0(pid, "restarted server");
+    mail_catcher_stop(&catcher);
+}
+END_TEST
+
+/* Held claims: a worker stalls in an SMTP session (the server accepts and
+ * never answers, and SMTP_TIMEOUT_MS outlasts the test), so the row is
+ * certainly 'sending' under the default 120 s lease when the test acts. */
+#define STALLED_SESSION_ENV "SMTP_TIMEOUT_MS=600000"
+/* The promise: an email whose worker was killed mid-send leaves within this
+ * long after a worker runs again (the lease alone would take 120 s). */
+#define TAKEOVER_LIMIT_MS 30000
+
+/* Waits until the worker has connected to the stalling server, then checks
+ * that the row is claimed, once, under a lease that is far from over. */
+static void wait_claim_held_in_stalled_session(struct smtp_stall *stall, const char *email)
+{
+    ck_assert_msg(smtp_stall_wait_connection(stall, DB_TIMEOUT_MS), "no worker connected to the SMTP server");
+    char *held =
+        outbox_value("status || ' ' || attempts || ' ' || (locked_until > now() + interval '60 seconds')", email);
+    ck_assert_msg(held != NULL && strcmp(held, "sending 1 true") == 0, "claim not held: %s", held ? held : "(none)");
+    free(held);
+}
+
+static void kill_9(pid_t pid)
+{
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    waitpid(pid, NULL, 0);
+    mail_untrack_pid(pid);
+}
+
+/* Waits for the one verification email to email, sent by a worker that took
+ * over a dead worker's claim, and checks it went out once, with the row's
+ * Message-ID. With is_smtp_up the taking worker's first attempt succeeds, so
+ * the row was claimed exactly twice. Returns how long after since_ms it
+ * arrived. */
+static long long assert_taken_over_once(const char *dir, const char *email, long long since_ms, bool is_smtp_up)
+{
+    json_t *mails = mail_wait_for(dir, email, SUBJECT_VERIFY, 1, mail_scaled_ms(TAKEOVER_LIMIT_MS));
+    long long took = mail_now_ms() - since_ms;
+    ck_assert_msg(json_array_size(mails) == 1 && took <= mail_scaled_ms(TAKEOVER_LIMIT_MS), "%zu emails within %lld ms",
+                  json_array_size(mails), took);
+    wait_outbox_status(email, "sent", DB_TIMEOUT_MS);
+    mail_sleep_ms(QUIET_PERIOD_MS);
+    ck_assert_uint_eq(mail_count(dir, email, NULL), 1);
+    char *message_id = outbox_value("'<' || message_id || '>'", email);
+    ck_assert_str_eq(mail_header(json_array_get(mails, 0), "message-id"), message_id);
+    free(message_id);
+    /* The dead worker's claim, then the one that sent it (and, while SMTP was
+     * still down, refused attempts in between). */
+    char *attempts = outbox_value(is_smtp_up ? "attempts = 2" : "attempts >= 2", email);
+    ck_assert_str_eq(attempts, "true");
+    free(attempts);
+    json_decref(mails);
+    return took;
+}
+
+START_TEST(test_outbox_killed_mid_send_is_sent_once_within_30s_of_restart)
+{
+    int http_port = base_port() + PORT_LEASE, smtp_port = base_port() + PORT_LEASE + 1;
+    struct smtp_stall stall;
+    struct mail_catcher catcher;
+    struct fault_env env;
+    char email[128];
+    const char *const extra[] = {STALLED_SESSION_ENV, NULL};
+    const char *const *vars = fault_env(&env, http_port, smtp_port, 1, extra);
+    mail_catcher_init(&catcher, smtp_port, NULL);
+    smtp_stall_start(&stall, smtp_port);
+    pid_t pid = start_fault_server(http_port, vars);
+
+    unique_email(email, sizeof email, "midsend", CORP_DOMAIN);
+    sign_up(http_port, "Mid Send", email);
+    wait_claim_held_in_stalled_session(&stall, email);
+    kill_9(pid);
+    smtp_stall_stop(&stall);
+
+    long long restarted = mail_now_ms();
+    pid = start_fault_server(http_port, vars);
+    mail_catcher_start(&catcher); /* SMTP is back */
+    long long took = assert_taken_over_once(catcher.dir, email, restarted, false);
+    printf("verify: killed mid-send, sent once %lld ms after the restart (lease 120 s)\n", took);
+    assert_exit_0(pid, "restarted server");
+    mail_catcher_stop(&catcher);
+}
+END_TEST
+
+START_TEST(test_outbox_stalled_worker_keeps_its_claim_until_killed_then_a_running_worker_sends_it)
+{
+    int http_port = base_port() + PORT_LEASE + 2, stall_port = base_port() + PORT_LEASE + 3,
+        catcher_port = base_port() + PORT_LEASE + 4;
+    struct smtp_stall stall;
+    struct mail_catcher catcher;
+    struct fault_env server_env, worker_env;
+    char email[128];
+    const char *const extra[] = {STALLED_SESSION_ENV, NULL};
+    mail_catcher_init(&catcher, catcher_port, NULL);
+    mail_catcher_start(&catcher);
+    smtp_stall_start(&stall, stall_port);
+    /* The server's own worker sends into the stall; the other worker process,
+     * on the same machine, to the catcher. */
+    pid_t pid = start_fault_server(http_port, fault_env(&server_env, http_port, stall_port, 1, extra));
+    unique_email(email, sizeof email, "stalled", CORP_DOMAIN);
+    sign_up(http_port, "Stalled Send", email);
+    wait_claim_held_in_stalled_session(&stall, email);
+    pid_t other = mail_worker_start(fault_env(&worker_env, http_port, catcher_port, 1, NULL), server_log());
+
+    /* Alive but slow: many of the other worker's looks at the holder (one
+     * per 200 ms poll), and the claim stays where it is. */
+    mail_sleep_ms(2 * QUIET_PERIOD_MS);
+    char *held = outbox_value("status || ' ' || attempts", email);
+    ck_assert_str_eq(held, "sending 1");
+    free(held);
+    ck_assert_uint_eq(mail_count(catcher.dir, email, NULL), 0);
+
+    kill_9(pid);
+    long long killed = mail_now_ms();
+    long long took = assert_taken_over_once(catcher.dir, email, killed, true);
+    printf("verify: stalled worker kept its claim; killed, sent once by the running worker %lld ms later\n", took);
+    smtp_stall_stop(&stall);
+    assert_exit_0(other, "other worker");
+    mail_catcher_stop(&catcher);
+}
+END_TEST
+
+/* Makes the newest row of email look claimed by a process elsewhere (another
+ * host: no /proc to ask) as instance, with a lease of an hour. */
+static void hold_elsewhere(const char *email, const char *instance)
+{
+    char *updated = db_query_value("UPDATE email_outbox SET status = 'sending', attempts = 1, "
+                                   "       locked_until = now() + interval '1 hour', lease_instance = $2, "
+                                   "       lease_scope = 'host=elsewhere', lease_pid = 4242, lease_pid_start = 1 "
+                                   " WHERE recipient = $1 AND status = 'pending' RETURNING 1",
+                                   2, (const char *const[]){email, instance});
+    ck_assert_ptr_nonnull(updated);
+    free(updated);
+}
+
+/* Leaves nothing behind that a later worker could send when a test's hour
+ * long lease runs out. */
+static void retire_outbox_row(const char *email)
+{
+    char *updated = db_query_value("UPDATE email_outbox SET status = 'dead', verify_link = NULL, locked_until = NULL, "
+                                   "       last_error = 'test cleanup' WHERE recipient = $1 RETURNING 1",
+                                   1, (const char *const[]){email});
+    free(updated);
+}
+
+START_TEST(test_outbox_instance_takes_back_the_claims_of_its_previous_incarnation_only)
+{
+    int http_port = base_port() + PORT_LEASE + 5, catcher_port = base_port() + PORT_LEASE + 6;
+    struct mail_catcher catcher;
+    struct fault_env server_env, worker_env;
+    char mine[128], theirs[128];
+    mail_catcher_init(&catcher, catcher_port, NULL);
+    mail_catcher_start(&catcher);
+    pid_t pid = start_fault_server(http_port, fault_env(&server_env, http_port, catcher_port, 0, NULL));
+    unique_email(mine, sizeof mine, "incarnation", CORP_DOMAIN);
+    unique_email(theirs, sizeof theirs, "other-instance", CORP_DOMAIN);
+    sign_up(http_port, "Earlier Incarnation", mine);
+    sign_up(http_port, "Other Instance", theirs);
+    /* As if mailer-1 and mailer-2 had each claimed one on another machine,
+     * and mailer-1 had died there. */
+    hold_elsewhere(mine, "mailer-1");
+    hold_elsewhere(theirs, "mailer-2");
+
+    const char *const extra[] = {"INSTANCE_ID=mailer-1", NULL};
+    long long started = mail_now_ms();
+    pid_t worker = mail_worker_start(fault_env(&worker_env, http_port, catcher_port, 1, extra), server_log());
+    assert_taken_over_once(catcher.dir, mine, started, true);
+    ck_assert_uint_eq(mail_count(catcher.dir, theirs, NULL), 0); /* another instance's live lease */
+    char *status = outbox_value("status || ' ' || attempts || ' ' || lease_instance", theirs);
+    ck_assert_str_eq(status, "sending 1 mailer-2");
+    free(status);
+    ck_assert_msg(log_contains("\"reason\":\"previous_incarnation\""), "release not logged");
+
+    retire_outbox_row(theirs);
+    assert_exit_0(worker, "worker");
+    assert_exit_0(pid, "server");
     mail_catcher_stop(&catcher);
 }
 END_TEST
@@ -1045,11 +1224,7 @@ START_TEST(test_outbox_row_left_sending_with_expired_lease_is_sent_by_a_worker)
     ck_assert_str_eq(status, "sending");
     free(status);
 
-    /* Leave nothing behind that a later worker could send an hour from now. */
-    updated = db_query_value("UPDATE email_outbox SET status = 'dead', verify_link = NULL, locked_until = NULL, "
-                             "       last_error = 'test cleanup' WHERE recipient = $1 RETURNING 1",
-                             1, (const char *const[]){leased});
-    free(updated);
+    retire_outbox_row(leased);
     json_decref(mail);
     assert_exit_0(worker, "worker");
     assert_exit_0(pid, "server");
@@ -1245,6 +1420,9 @@ static Suite *api_verify_suite(void)
     tcase_set_timeout(faults, 120);
     tcase_add_test(faults, test_outbox_smtp_down_during_signup_delivers_once_it_is_back);
     tcase_add_test(faults, test_outbox_server_killed_with_mail_pending_delivers_once_after_restart);
+    tcase_add_test(faults, test_outbox_killed_mid_send_is_sent_once_within_30s_of_restart);
+    tcase_add_test(faults, test_outbox_stalled_worker_keeps_its_claim_until_killed_then_a_running_worker_sends_it);
+    tcase_add_test(faults, test_outbox_instance_takes_back_the_claims_of_its_previous_incarnation_only);
     tcase_add_test(faults, test_outbox_row_left_sending_with_expired_lease_is_sent_by_a_worker);
     tcase_add_test(faults, test_outbox_recipient_rejected_with_550_marks_row_dead);
     tcase_add_test(faults, test_outbox_gives_up_after_max_attempts_and_scrubs_the_link);

@@ -107,6 +107,7 @@ static const struct {
     {"VERIFY_URL", "https://example.com/verify?x=1"},
     {"VERIFY_TOKEN_TTL", "10"},
     {"CORS_ALLOWED_ORIGINS", "*"},
+    {"INSTANCE_ID", "mail worker 1"},
     {"CORS_ALLOWED_ORIGINS", "https://a.example.com/path"},
     {"CORS_ALLOWED_ORIGINS", "https://a.example.com,,https://b.example.com"},
     {"TERMS_VERSION", ""},

@@ -81,7 +81,7 @@ START_TEST(test_curl_examples_work_as_documented)
 }
 END_TEST
 
-START_TEST(test_browser_signs_up_sees_errors_and_verifies_in_headless_chromium)
+START_TEST(test_browser_signs_up_verifies_signs_in_and_out_in_headless_chromium)
 {
     assert_command_succeeds("browser", "tests/browser/run.sh");
 }
@@ -103,7 +103,7 @@ int main(void)
     tcase_add_test(tc, test_openapi_is_lint_clean_and_every_integration_response_matches_it);
     tcase_add_test(tc, test_generated_typescript_client_does_the_whole_journey);
     tcase_add_test(tc, test_curl_examples_work_as_documented);
-    tcase_add_test(tc, test_browser_signs_up_sees_errors_and_verifies_in_headless_chromium);
+    tcase_add_test(tc, test_browser_signs_up_verifies_signs_in_and_out_in_headless_chromium);
     tcase_add_test(tc, test_compose_file_and_dockerfile_match_the_build);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

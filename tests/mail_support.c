@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,41 @@ void mail_catcher_stop(struct mail_catcher *c)
         ;
     mail_untrack_pid(c->pid);
     c->pid = -1;
+}
+
+void smtp_stall_start(struct smtp_stall *s, int port)
+{
+    *s = (struct smtp_stall){.listen_fd = socket(AF_INET, SOCK_STREAM, 0), .port = port};
+    ck_assert_msg(s->listen_fd >= 0, "socket: %s", strerror(errno));
+    int yes = 1;
+    (void)setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(s->listen_fd, 8) == 0,
+                  "stalling SMTP server on port %d: %s", port, strerror(errno));
+}
+
+bool smtp_stall_wait_connection(struct smtp_stall *s, int timeout_ms)
+{
+    ck_assert_msg(s->listen_fd >= 0 && s->n_conns < sizeof s->conns / sizeof s->conns[0], "stall server full");
+    struct pollfd pfd = {.fd = s->listen_fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) != 1)
+        return false;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return false;
+    s->conns[s->n_conns++] = fd;
+    return true;
+}
+
+void smtp_stall_stop(struct smtp_stall *s)
+{
+    for (size_t i = 0; i < s->n_conns; i++)
+        close(s->conns[i]);
+    s->n_conns = 0;
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
 }
 
 pid_t mail_worker_start(const char *const *extra_env, const char *log_path)

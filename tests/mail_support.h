@@ -69,6 +69,26 @@ void mail_catcher_start(struct mail_catcher *c);
 /* SIGTERM and wait; NULL-safe and idempotent. */
 void mail_catcher_stop(struct mail_catcher *c);
 
+/* An SMTP server that accepts connections and never says a word: a client's
+ * session hangs waiting for the greeting until its own timeout, so a test can
+ * act while a worker is certainly in the middle of a send, holding its claim. */
+struct smtp_stall {
+    int listen_fd; /* -1 while stopped */
+    int port;
+    int conns[8]; /* accepted and held open */
+    size_t n_conns;
+};
+
+/* Listens on 127.0.0.1:port; aborts the test when it cannot. */
+void smtp_stall_start(struct smtp_stall *s, int port);
+
+/* Waits up to timeout_ms for the next client and holds its connection open;
+ * false when none came. */
+bool smtp_stall_wait_connection(struct smtp_stall *s, int timeout_ms);
+
+/* Closes the held connections and the listener; idempotent. */
+void smtp_stall_stop(struct smtp_stall *s);
+
 /* Starts `signup-api --worker-only` with the current environment plus
  * DATABASE_URL=$TEST_DATABASE_URL and the NULL-terminated "NAME=value"
  * strings in extra_env; output appends to log_path. There is nothing to

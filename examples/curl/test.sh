@@ -13,7 +13,8 @@
 #     a fresh address for this run; someone-else@lintasarta.co.id -> another
 #     fresh address (never signed up); $TOKEN -> the token of the link in the
 #     verification email sent to the first one (read from TEST_MAIL_DIR,
-#     waiting up to MAIL_TIMEOUT seconds, default 30).
+#     waiting up to MAIL_TIMEOUT seconds, default 30); $SESSION -> the
+#     session_token of the latest answer that had one (a POST /signin 200).
 # Environment: API_URL and TEST_MAIL_DIR (required); TEST_OUTPUT_DIR (optional)
 # gets each response as curl-examples/NN.txt.
 # Exits non-zero if any example failed.
@@ -160,6 +161,18 @@ wait_for_token() {
   done
 }
 
+# --- the session token ------------------------------------------------------------------
+
+SESSION=
+
+# Keeps the session_token of response $1, if it has one (a sign-in's 200).
+remember_session() {
+  local found
+  found=$(grep -oE '"session_token":"[A-Za-z0-9_-]+"' "$1" | head -n 1) || return 0
+  found=${found#'"session_token":"'}
+  SESSION=${found%'"'}
+}
+
 # --- running the examples ---------------------------------------------------------------
 
 # Runs example $1: prints the HTTP status to stdout, the response to file $2.
@@ -170,7 +183,7 @@ run_example() {
   command=${command//"$README_OTHER_EMAIL"/$OTHER_EMAIL}
   # A function named curl takes precedence over the binary inside the snippet.
   # shellcheck disable=SC2016 # expanded by the inner shell
-  RESPONSE_FILE=$response TOKEN=$TOKEN bash -o pipefail -c '
+  RESPONSE_FILE=$response TOKEN=$TOKEN SESSION=$SESSION bash -o pipefail -c '
     curl() { command curl --silent --show-error --max-time 30 --output "$RESPONSE_FILE" --write-out "%{http_code}" "$@"; }
     '"$command"
 }
@@ -204,7 +217,14 @@ for i in "${!ex_commands[@]}"; do
     continue
   fi
 
+  if [[ ${ex_commands[$i]} == *SESSION* ]] && [ -z "$SESSION" ]; then
+    failed+=("$where")
+    echo "not ok $n $where: no session token yet (a sign-in example answering 200 must come first): ${ex_commands[$i]}"
+    continue
+  fi
+
   got_status=$(run_example "$i" "$response" 2>"$WORK/$n.err") || true
+  remember_session "$response"
   problem=
   if ! [[ $got_status =~ ^[0-9]{3}$ ]] || [ "$got_status" = 000 ]; then
     problem="no HTTP answer ($(tr '\n' ' ' <"$WORK/$n.err"))"

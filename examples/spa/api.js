@@ -1,4 +1,4 @@
-// Talks to signup-api. Shared by index.html and verify.html; no dependencies.
+// Talks to signup-api. Shared by every page of this folder; no dependencies.
 // Every answer becomes one plain object, so the pages never deal with fetch
 // exceptions, non-JSON bodies or header parsing themselves.
 (function () {
@@ -36,13 +36,14 @@
   }
 
   /**
-   * method, path ("/signup"), payload (object sent as JSON, or undefined).
+   * method, path ("/signup"), payload (object sent as JSON, or undefined),
+   * token (a session token sent as "Authorization: Bearer", or undefined).
    * Resolves (never rejects) to
    *   { status, body, retryAfter, requestId, failure }
    * where status is the HTTP status (0 when there was no answer), body the
    * parsed JSON or null, and failure is null, "network" or "timeout".
    */
-  async function request(method, path, payload) {
+  async function request(method, path, payload, token) {
     var controller = new AbortController();
     var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
     var init = {
@@ -56,6 +57,9 @@
     if (payload !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(payload);
+    }
+    if (typeof token === 'string' && token !== '') {
+      init.headers.Authorization = 'Bearer ' + token;
     }
     var result = { status: 0, body: null, retryAfter: null, requestId: null, failure: null };
     try {
@@ -139,6 +143,18 @@
     banner.className = 'banner';
   }
 
+  // Makes toggle show and hide the password in input; returns a function
+  // that hides it again (for when the form is reset).
+  function bindPasswordToggle(toggle, input) {
+    function set(show) {
+      input.type = show ? 'text' : 'password';
+      toggle.textContent = show ? 'Hide' : 'Show';
+      toggle.setAttribute('aria-pressed', show ? 'true' : 'false');
+    }
+    toggle.addEventListener('click', function () { set(input.type === 'password'); });
+    return function () { set(false); };
+  }
+
   // After a resend the API sends nothing more to that address for a minute
   // (RESEND_PER_MINUTE=1, emails beyond the sign-up's own), and its 202 is
   // the same whether or not it sent: so the button says when asking again can
@@ -161,7 +177,54 @@
     tick();
   }
 
+  // The session token lives in sessionStorage, never in localStorage, to keep
+  // what a leak can reach small:
+  // - it dies with the tab: closing it signs this page out, so a shared or
+  //   borrowed machine does not stay signed in for the next person, and the
+  //   token is not left in the profile on disk for months as localStorage is;
+  // - only this tab of this origin can read it; localStorage would hand it to
+  //   every tab and window of the origin, so one XSS anywhere on the site, at
+  //   any later time, could collect it. Script injected into these pages could
+  //   still read it, which is why they run scripts from this folder only (CSP)
+  //   and put API text in with textContent;
+  // - the browser never attaches it by itself (unlike a cookie), so no other
+  //   site can make requests with it: no CSRF defences are needed.
+  // The server stores only its hash and revokes it on Sign Out / Sign out
+  // everywhere. Storage that throws (disabled, full) just means signed out.
+  var SESSION_KEY = 'signup-api.session-token';
+
+  var session = {
+    // The stored token, or null.
+    token: function () {
+      try {
+        var token = window.sessionStorage.getItem(SESSION_KEY);
+        return token ? token : null;
+      } catch (e) {
+        return null;
+      }
+    },
+    // Returns whether the token could be stored.
+    save: function (token) {
+      try {
+        window.sessionStorage.setItem(SESSION_KEY, token);
+        return true;
+      } catch (e) {
+        return false;
+      }
+    },
+    clear: function () {
+      try {
+        window.sessionStorage.removeItem(SESSION_KEY);
+      } catch (e) {
+        // Nothing was stored then.
+      }
+    }
+  };
+
   window.SignupApi = {
+    session: session,
+    plural: plural,
+    bindPasswordToggle: bindPasswordToggle,
     startResendCooldown: startResendCooldown,
     apiUrl: apiUrl,
     configUrl: configUrl,

@@ -17,6 +17,8 @@
   var resendButton = document.getElementById('resend-button');
   var resendStatus = document.getElementById('resend-status');
   var registeredEmail = '';
+  var hidePassword = api.bindPasswordToggle(document.getElementById('password-toggle'),
+    document.getElementById('password'));
 
   function input(field) {
     return document.getElementById(field);
@@ -82,11 +84,7 @@
     resendStatus.textContent = '';
     resendButton.disabled = false;
     form.reset();
-    var password = input('password');
-    password.type = 'password';
-    var toggle = document.getElementById('password-toggle');
-    toggle.textContent = 'Show';
-    toggle.setAttribute('aria-pressed', 'false');
+    hidePassword();
     dialog.showModal();
   }
 
@@ -144,15 +142,6 @@
     el.addEventListener(el.type === 'checkbox' ? 'change' : 'input', function () {
       clearFieldErrors(field);
     });
-  });
-
-  var toggle = document.getElementById('password-toggle');
-  toggle.addEventListener('click', function () {
-    var password = input('password');
-    var show = password.type === 'password';
-    password.type = show ? 'text' : 'password';
-    toggle.textContent = show ? 'Hide' : 'Show';
-    toggle.setAttribute('aria-pressed', show ? 'true' : 'false');
   });
 
   resendButton.addEventListener('click', onResend);

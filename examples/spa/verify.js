@@ -74,10 +74,13 @@
     document.title = spec.title + ' · Services Portal';
     resendForm.hidden = !spec.resend;
     retryButton.hidden = !spec.retry;
+    // A verified person's next step is signing in, so Sign In replaces
+    // "Back to Sign Up"; the other states still need the way back.
+    var isVerified = state === 'verified' || state === 'already_verified';
     var signIn = document.getElementById('sign-in-link');
-    var signInUrl = api.configUrl('signInUrl');
-    signIn.hidden = !(signInUrl && (state === 'verified' || state === 'already_verified'));
-    if (signInUrl) signIn.href = signInUrl;
+    signIn.href = api.configUrl('signInUrl') || 'signin.html';
+    signIn.hidden = !isVerified;
+    document.getElementById('sign-up-link').hidden = isVerified;
   }
 
   async function verify(token) {

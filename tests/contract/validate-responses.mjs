@@ -19,7 +19,8 @@
 // (Ajv, JSON Schema 2020-12, strict, formats); every required header must be
 // present, every documented header present must match its schema, and every
 // response header of the API surface (x-request-id, retry-after, allow,
-// location, access-control-*) must be documented for that response.
+// location, www-authenticate, access-control-*) must be documented for that
+// response.
 // Exit status: 0 when every exchange conforms, 1 on any violation, on an
 // empty or missing log, or when the lint fails; 2 on usage errors.
 
@@ -35,7 +36,7 @@ import YAML from 'yaml';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const SCHEMA_BASE = 'https://signup-api.invalid/openapi-components';
-const SURFACE_HEADERS = [/^x-request-id$/, /^retry-after$/, /^allow$/, /^location$/, /^access-control-/];
+const SURFACE_HEADERS = [/^x-request-id$/, /^retry-after$/, /^allow$/, /^location$/, /^www-authenticate$/, /^access-control-/];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const MAX_ERRORS_SHOWN = 6;
 

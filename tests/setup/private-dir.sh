@@ -7,14 +7,17 @@
 # (mode 0700) and there: starts the PostgreSQL cluster, recreates a database,
 # queries it over psql and over a libpq URL, starts the mail catcher and checks its
 # status, then stops both and deletes the clone and its cluster directory.
-# Ports: PG_LOCAL_PORT (56432) and MAIL_CATCHER_PORT (3525), not the defaults
-# (55432, 2525), so this can run while the checkout's own services are up.
+# Ports: PRIVATE_DIR_PG_PORT / PRIVATE_DIR_MAIL_PORT (default: the caller's
+# PG_LOCAL_PORT / MAIL_CATCHER_PORT, or their defaults, plus 1000)
+# so this can run while the checkout's own services are up.
 set -euo pipefail
 
 unset CDPATH
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export PG_LOCAL_PORT=${PG_LOCAL_PORT:-56432}
-export MAIL_CATCHER_PORT=${MAIL_CATCHER_PORT:-3525}
+# Its own ports, never the caller's: scripts/test.sh runs this while its own
+# cluster and catcher are up on PG_LOCAL_PORT / MAIL_CATCHER_PORT.
+export PG_LOCAL_PORT=${PRIVATE_DIR_PG_PORT:-$(( ${PG_LOCAL_PORT:-55432} + 1000 ))}
+export MAIL_CATCHER_PORT=${PRIVATE_DIR_MAIL_PORT:-$(( ${MAIL_CATCHER_PORT:-2525} + 1000 ))}
 DB=signup_test
 
 step() { printf 'private-dir: %s\n' "$*"; }

@@ -40,6 +40,10 @@ export type ApiResult<Op> = {
 export type SignUpOperation = paths["/signup"]["post"];
 export type VerifyOperation = paths["/verify"]["get"];
 export type ResendOperation = paths["/verify/resend"]["post"];
+export type SignInOperation = paths["/signin"]["post"];
+export type SessionOperation = paths["/session"]["get"];
+export type SignOutOperation = paths["/signout"]["post"];
+export type SignOutEverywhereOperation = paths["/signout/all"]["post"];
 export type HealthzOperation = paths["/healthz"]["get"];
 export type ReadyzOperation = paths["/readyz"]["get"];
 export type MetricsOperation = paths["/metrics"]["get"];
@@ -49,6 +53,8 @@ export type OpenApiOperation = paths["/openapi.yaml"]["get"];
 export type SignUpRequest = JsonRequestBody<SignUpOperation>;
 /** What POST /verify/resend accepts. */
 export type ResendRequest = JsonRequestBody<ResendOperation>;
+/** What POST /signin accepts. */
+export type SignInRequest = JsonRequestBody<SignInOperation>;
 
 /** The shape openapi-fetch resolves to (either member of its data/error union). */
 interface FetchOutcome {
@@ -67,6 +73,11 @@ async function byStatus<Op>(pending: Promise<FetchOutcome>): Promise<ApiResult<O
   return { status: response.status, body: response.ok ? data : error, response } as ApiResult<Op>;
 }
 
+/** The header of the operations with `bearerAuth` security (openapi-typescript does not type security schemes). */
+function bearer(sessionToken: string): { Authorization: string } {
+  return { Authorization: `Bearer ${sessionToken}` };
+}
+
 export interface SignupClient {
   /** POST /signup — 201 pending_verification, or a problem (400, 405, 413, 415, 422, 503, …). */
   signUp(body: SignUpRequest): Promise<ApiResult<SignUpOperation>>;
@@ -74,6 +85,14 @@ export interface SignupClient {
   verify(token: string): Promise<ApiResult<VerifyOperation>>;
   /** POST /verify/resend — always the same 202 for a well-formed address. */
   resendVerification(email: string): Promise<ApiResult<ResendOperation>>;
+  /** POST /signin — 200 with a session token, or a problem (401 for an unknown email and a wrong password alike, 403, 422, 429, …). */
+  signIn(body: SignInRequest): Promise<ApiResult<SignInOperation>>;
+  /** GET /session with the session token — whoami: the account and the session. */
+  session(sessionToken: string): Promise<ApiResult<SessionOperation>>;
+  /** POST /signout with the session token — ends this session (204). */
+  signOut(sessionToken: string): Promise<ApiResult<SignOutOperation>>;
+  /** POST /signout/all with the session token — ends every session of the account (204). */
+  signOutEverywhere(sessionToken: string): Promise<ApiResult<SignOutEverywhereOperation>>;
   /** GET /healthz — liveness. */
   healthz(): Promise<ApiResult<HealthzOperation>>;
   /** GET /readyz — readiness (PostgreSQL reachable). */
@@ -103,6 +122,11 @@ export function createSignupClient(baseUrl: string, options: Omit<ClientOptions,
     signUp: (body) => byStatus<SignUpOperation>(raw.POST("/signup", { body })),
     verify: (token) => byStatus<VerifyOperation>(raw.GET("/verify", { params: { query: { token } } })),
     resendVerification: (email) => byStatus<ResendOperation>(raw.POST("/verify/resend", { body: { email } })),
+    signIn: (body) => byStatus<SignInOperation>(raw.POST("/signin", { body })),
+    session: (sessionToken) => byStatus<SessionOperation>(raw.GET("/session", { headers: bearer(sessionToken) })),
+    signOut: (sessionToken) => byStatus<SignOutOperation>(raw.POST("/signout", { headers: bearer(sessionToken) })),
+    signOutEverywhere: (sessionToken) =>
+      byStatus<SignOutEverywhereOperation>(raw.POST("/signout/all", { headers: bearer(sessionToken) })),
     healthz: () => byStatus<HealthzOperation>(raw.GET("/healthz")),
     readyz: () => byStatus<ReadyzOperation>(raw.GET("/readyz")),
     metrics: () => byStatus<MetricsOperation>(raw.GET("/metrics", { parseAs: "text", headers: { Accept: "text/plain" } })),

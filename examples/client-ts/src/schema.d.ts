@@ -111,6 +111,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/signin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with email and password
+         * @description Checks, in this order: body size (413), media type (415), JSON syntax (400
+         *     `malformed_json`), shape (400 `body_not_object`), field JSON types (400
+         *     `wrong_field_type`), a missing, `null` or blank email or password (422
+         *     `validation_failed`, `email_required` / `password_required`), the sign-in limits (429),
+         *     then the password (argon2id; 503 `service_busy` when no hash slot frees up in time).
+         *
+         *     **One answer for "no such account" and "wrong password":** an unknown email (in any
+         *     spelling, including one that could never be an address) and a wrong password both get
+         *     the same 401 `invalid_credentials` — same status, type, title, detail and code — after
+         *     the same argon2 work (an unknown email is checked against a dummy hash), so neither the
+         *     answer nor its timing tells who has an account.
+         *
+         *     **403 `email_not_verified`** only after the right password for an account whose address
+         *     is not verified yet; a fresh verification email is queued (within the per-address mail
+         *     limits `RESEND_PER_MINUTE` / `RESEND_PER_HOUR`), as `detail` says. A wrong password on
+         *     such an account is a plain 401.
+         *
+         *     **429 `rate_limited`** with `Retry-After` (unless `RATE_LIMITS_ENABLED=false`), counted in
+         *     fixed windows of `SIGNIN_FAILURE_WINDOW` seconds (default 900): too many failed sign-ins
+         *     for this account from this client address (`SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT`,
+         *     default 5; then that pair is refused, even with the right password, until its window
+         *     passes, while the owner signing in from another address is not affected), from this
+         *     client address across accounts (`SIGNIN_FAILURES_PER_CLIENT`, default 50), or for this
+         *     account across addresses (`SIGNIN_FAILURES_PER_ADDRESS`, default 20; the owner is emailed
+         *     a notice, and addresses that signed in to the account successfully before keep working).
+         *     Client address as for `POST /signup`.
+         *
+         *     **200:** a new session. `session_token` is 256 random bits (only its SHA-256 is stored);
+         *     send it as `Authorization: Bearer <session_token>`. `expires_at` is when the session ends
+         *     if it is not used: each use extends it, never past the session's maximum age.
+         */
+        post: operations["signIn"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /signin */
+        options: operations["optionsSignIn"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who this session token belongs to (whoami)
+         * @description The account and the session of `Authorization: Bearer <session_token>`. Each use
+         *     extends the session's idle expiry (never past its maximum age), so `expires_at` here is
+         *     the new one. 401 `unauthorized` for a missing, malformed, unknown, expired or revoked
+         *     token — one answer for all of them.
+         */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** CORS preflight / allowed methods of /session */
+        options: operations["optionsSession"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/signout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out (end this session)
+         * @description Revokes the session of `Authorization: Bearer <session_token>`: from then on that token
+         *     answers 401 everywhere. No request body. 401 `unauthorized` when the token is not (or no
+         *     longer) valid.
+         */
+        post: operations["signOut"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /signout */
+        options: operations["optionsSignOut"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/signout/all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out everywhere (end every session of the account)
+         * @description Revokes every session of the account the bearer token belongs to, this one included:
+         *     from then on all their tokens answer 401. No request body. 401 `unauthorized` when the
+         *     token is not (or no longer) valid.
+         */
+        post: operations["signOutEverywhere"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /signout/all */
+        options: operations["optionsSignOutEverywhere"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -166,9 +286,11 @@ export interface paths {
          * @description Prometheus text exposition format 0.0.4: `signup_http_requests_total{route,status}`,
          *     `signup_http_request_duration_seconds_sum{route}`, `signup_signups_total{result}`,
          *     `signup_verifications_total{result}`, `signup_email_sends_total{result}`,
+         *     `signup_signins_total{result}` (`ok`, `invalid`, `unverified`, `throttled`),
          *     `signup_password_hash_queue_wait_seconds` (summary) and, when the database answers,
-         *     `signup_outbox_pending` and `signup_outbox_oldest_pending_seconds`. Still 200 when the
-         *     database is down (the outbox gauges are then left out).
+         *     `signup_sessions_active`, `signup_outbox_pending` and
+         *     `signup_outbox_oldest_pending_seconds`. Still 200 when the database is down (those gauges
+         *     are then left out).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -303,6 +425,60 @@ export interface components {
             /** @constant */
             message: "If an account with this email address is waiting for verification, a new verification email is on its way.";
         };
+        /** @description Absent and `null` fields count as empty (422 `*_required`); unknown fields are ignored. */
+        SignInRequest: {
+            /**
+             * Format: email
+             * @description The sign-up address, in any letter case; trimmed. Blank is `email_required`; anything
+             *     that matches no account (malformed addresses included) is the usual 401.
+             * @example budi@lintasarta.co.id
+             */
+            email: string;
+            /**
+             * Format: password
+             * @description As typed at sign-up (not trimmed). Blank is `password_required`.
+             * @example Str0ng!Pass
+             */
+            password: string;
+        };
+        /**
+         * Format: date-time
+         * @description RFC 3339, in UTC (`Z`).
+         * @example 2026-12-01T21:00:00Z
+         */
+        Timestamp: string;
+        /** @description 256 random bits as unpadded base64url (43 characters). Opaque; only its SHA-256 is stored. */
+        SessionToken: string;
+        /** @description The signed-in person's account, as stored (normalised at sign-up). */
+        Account: {
+            /** Format: uuid */
+            id: string;
+            /** Format: email */
+            email: string;
+            full_name: string;
+            /**
+             * @description E.164.
+             * @example +6281234567890
+             */
+            phone_number: string;
+            email_verified_at: components["schemas"]["Timestamp"];
+        };
+        SignedIn: {
+            /** @constant */
+            status: "signed_in";
+            /** @constant */
+            token_type: "Bearer";
+            session_token: components["schemas"]["SessionToken"];
+            expires_at: components["schemas"]["Timestamp"];
+            account: components["schemas"]["Account"];
+        };
+        CurrentSession: {
+            account: components["schemas"]["Account"];
+            session: {
+                created_at: components["schemas"]["Timestamp"];
+                expires_at: components["schemas"]["Timestamp"];
+            };
+        };
         Health: {
             /** @constant */
             status: "ok";
@@ -327,12 +503,12 @@ export interface components {
          * @description Stable top-level error codes.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error";
+        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "invalid_credentials" | "email_not_verified" | "unauthorized" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error";
         /**
          * @description Stable field error codes (`wrong_type` only in `wrong_field_type`, the others only in `validation_failed`).
          * @enum {string}
          */
-        FieldErrorCode: "wrong_type" | "full_name_required" | "full_name_too_long" | "full_name_invalid" | "email_required" | "email_invalid" | "email_not_corporate" | "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common" | "phone_number_required" | "phone_number_invalid" | "terms_not_accepted";
+        FieldErrorCode: "wrong_type" | "full_name_required" | "full_name_too_long" | "full_name_invalid" | "email_required" | "email_invalid" | "email_not_corporate" | "password_required" | "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common" | "phone_number_required" | "phone_number_invalid" | "terms_not_accepted";
         /** @enum {string} */
         FieldName: "full_name" | "email" | "password" | "phone_number" | "accept_terms";
         FieldError: {
@@ -457,6 +633,58 @@ export interface components {
             status?: 410;
             /** @constant */
             code?: "token_expired";
+        };
+        SignInValidationFailedProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/validation_failed";
+            /** @constant */
+            title?: "Your request has invalid fields";
+            /** @constant */
+            status?: 422;
+            /** @constant */
+            code?: "validation_failed";
+            errors: {
+                /** @enum {string} */
+                field?: "email" | "password";
+                /** @enum {string} */
+                code?: "email_required" | "password_required";
+                /** @constant */
+                message?: "is required";
+            }[];
+        };
+        InvalidCredentialsProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/invalid_credentials";
+            /** @constant */
+            title?: "The email or password is incorrect";
+            /** @constant */
+            status?: 401;
+            /** @constant */
+            code?: "invalid_credentials";
+        };
+        EmailNotVerifiedProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/email_not_verified";
+            /** @constant */
+            title?: "Your email address is not verified yet";
+            /** @constant */
+            status?: 403;
+            /** @constant */
+            code?: "email_not_verified";
+        };
+        UnauthorizedProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/unauthorized";
+            /** @constant */
+            title?: "Sign-in required";
+            /** @constant */
+            status?: 401;
+            /** @constant */
+            code?: "unauthorized";
         };
         PayloadTooLargeProblem: components["schemas"]["Problem"] & {
             detail: string;
@@ -784,6 +1012,162 @@ export interface components {
                 "application/json": components["schemas"]["ResendAccepted"];
             };
         };
+        /**
+         * @description Signed in: a new session. Keep `session_token` secret (it is a password for the length
+         *     of the session) and send it as `Authorization: Bearer <session_token>`.
+         */
+        SignedIn: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SignedIn"];
+            };
+        };
+        /**
+         * @description The email has no account or the password is wrong — one answer for both, after the same
+         *     work, so it does not tell which.
+         */
+        InvalidCredentials: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["InvalidCredentialsProblem"];
+            };
+        };
+        /**
+         * @description The password is right but the address is not verified yet; a new verification email was
+         *     queued (within the per-address mail limits).
+         */
+        EmailNotVerified: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["EmailNotVerifiedProblem"];
+            };
+        };
+        /** @description The email or the password (or both) is missing, `null` or blank. */
+        SignInValidationFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["SignInValidationFailedProblem"];
+            };
+        };
+        /**
+         * @description Too many failed sign-ins for this account from this client address, from this address
+         *     across accounts, or for this account across addresses; the password was not checked.
+         *     Try again after `Retry-After` seconds.
+         */
+        SignInRateLimited: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                "Retry-After": components["headers"]["RetryAfterSignInThrottled"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["RateLimitedProblem"];
+            };
+        };
+        /**
+         * @description No session was made. `service_busy` (`Retry-After: 2`): waited longer than
+         *     `HASH_QUEUE_TIMEOUT_MS` for a password-hash slot. `service_unavailable`
+         *     (`Retry-After: 5`): PostgreSQL is unreachable.
+         */
+        SignInUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                "Retry-After": components["headers"]["RetryAfterBusyOrUnavailable"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ServiceBusyProblem"] | components["schemas"]["ServiceUnavailableProblem"];
+            };
+        };
+        /** @description The account the token belongs to, and the session (its idle expiry just extended). */
+        CurrentSession: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["CurrentSession"];
+            };
+        };
+        /**
+         * @description No valid session: the `Authorization` header is missing, is not `Bearer <token>`, or the
+         *     token is unknown, expired or revoked — one answer for all of them.
+         */
+        Unauthorized: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticateBearer"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+            };
+        };
+        /** @description Signed out; the token (for `/signout/all`, every token of the account) answers 401 from now on. No body. */
+        SignedOut: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description The process is running. */
         Health: {
             headers: {
@@ -950,13 +1334,13 @@ export interface components {
         /** @description The request's Origin, only when it is in CORS_ALLOWED_ORIGINS. */
         AccessControlAllowOrigin: string;
         /** @description Only for an allowed Origin (not on preflights). */
-        AccessControlExposeHeaders: "Retry-After, X-Request-Id, Location";
+        AccessControlExposeHeaders: "Retry-After, X-Request-Id, Location, WWW-Authenticate";
         /** @description Only on a preflight from an allowed Origin. */
         AccessControlAllowMethodsPost: "POST, OPTIONS";
         /** @description Only on a preflight from an allowed Origin. */
         AccessControlAllowMethodsGet: "GET, OPTIONS";
         /** @description Only on a preflight from an allowed Origin. */
-        AccessControlAllowHeaders: "Content-Type, Accept, X-Request-Id";
+        AccessControlAllowHeaders: "Content-Type, Accept, Authorization, X-Request-Id";
         /** @description Seconds a preflight answer may be cached; only on a preflight from an allowed Origin. */
         AccessControlMaxAge: 600;
         /** @description The path's methods. */
@@ -967,8 +1351,12 @@ export interface components {
         RetryAfterBusyOrUnavailable: 2 | 5;
         /** @description Seconds until the exceeded window (a minute or an hour) ends. */
         RetryAfterRateLimited: number;
+        /** @description Seconds until the sign-in failure window (`SIGNIN_FAILURE_WINDOW`, 60–86400, default 900) ends. */
+        RetryAfterSignInThrottled: number;
         /** @description Seconds to wait before retrying. */
         RetryAfterUnavailable: 5;
+        /** @description The scheme to authenticate with (RFC 6750): `Bearer`, the same for every reason, so a token's state is not revealed. */
+        WWWAuthenticateBearer: "Bearer";
         /** @description `VERIFY_REDIRECT_URL?status=verified|already_verified|expired|invalid` */
         VerifyRedirectLocation: string;
     };
@@ -1116,6 +1504,184 @@ export interface operations {
         };
     };
     optionsResendVerification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description `Content-Type: application/json` (any letter case, parameters allowed), at most 16384
+         *     bytes. A missing or `null` field counts as empty; unknown fields are ignored.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["SignedIn"];
+            400: components["responses"]["BodyBadRequest"];
+            401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["EmailNotVerified"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["SignInValidationFailed"];
+            429: components["responses"]["SignInRateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["SignInUnavailable"];
+        };
+    };
+    optionsSignIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["CurrentSession"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    optionsSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsGet"];
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SignedOut"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    optionsSignOut: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    signOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["SignedOut"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    optionsSignOutEverywhere: {
         parameters: {
             query?: never;
             header?: {

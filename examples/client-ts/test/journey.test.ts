@@ -1,7 +1,10 @@
 /**
- * The sign-up journey, end to end, through the generated client:
- * sign up → verification email → open the link → verified → open it again →
- * already_verified; resend; and the typed problems on the way.
+ * The whole journey, end to end, through the generated client:
+ * sign up → sign in too early (403) → verification email → open the link →
+ * verified → open it again → already_verified; resend; sign in (a wrong
+ * password and an unknown email get one 401) → whoami → sign out → the token
+ * answers 401; sign out everywhere ends every session; and the typed problems
+ * on the way.
  *
  *   API_URL        base URL of a running signup-api (required)
  *   TEST_MAIL_DIR  where the mail catcher saves each email as *.eml (required)
@@ -84,6 +87,13 @@ test("a password without a symbol is a typed 422 that says so", async () => {
   );
 });
 
+test("signing in before verifying is a typed 403 email_not_verified (and sends a new email)", async () => {
+  const result = await api.signIn({ email, password: signUp.password });
+  if (result.status !== 403) assert.fail(`expected 403, got ${describeResult(result)}`);
+  expectEqual(result.body.code, "email_not_verified");
+  assert.match(result.body.detail, /verification email/i);
+});
+
 test("the verification email arrives and carries a token", async () => {
   const link = await waitForVerificationLink(TEST_MAIL_DIR, email, MAIL_TIMEOUT_MS);
   token = link.searchParams.get("token") ?? undefined;
@@ -115,6 +125,80 @@ test("resend answers the same 202 for a verified address and an unknown one", as
   expectEqual(verified.body.status, "accepted");
   assert.ok(verified.body.message.length > 0);
   assert.deepEqual(unknown.body, verified.body, "resend must not reveal whether an address has an account");
+});
+
+test("a wrong password and an unknown email get the same typed 401 invalid_credentials", async () => {
+  const wrong = await api.signIn({ email, password: `${signUp.password}-wrong` });
+  const unknown = await api.signIn({ email: `client-ts-nobody-${unique}@lintasarta.co.id`, password: signUp.password });
+  if (wrong.status !== 401) assert.fail(`expected 401, got ${describeResult(wrong)}`);
+  if (unknown.status !== 401) assert.fail(`expected 401, got ${describeResult(unknown)}`);
+  expectEqual(wrong.body.code, "invalid_credentials");
+  assert.deepEqual(unknown.body, wrong.body, "sign-in must not reveal whether an address has an account");
+});
+
+test("an empty password is a typed 422 password_required", async () => {
+  const result = await api.signIn({ email, password: "" });
+  if (result.status !== 422) assert.fail(`expected 422, got ${describeResult(result)}`);
+  const expected: (typeof result.body.errors)[number] = { field: "password", code: "password_required", message: "is required" };
+  assert.deepEqual(result.body.errors, [expected]);
+});
+
+let sessionToken: string | undefined;
+
+test("signing in with the right password answers 200 with a Bearer session token and the account", async () => {
+  const result = await api.signIn({ email, password: signUp.password });
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "signed_in");
+  expectEqual(result.body.token_type, "Bearer");
+  assert.match(result.body.session_token, /^[A-Za-z0-9_-]{43}$/, "256 random bits in base64url");
+  assert.ok(Date.parse(result.body.expires_at) > Date.now(), `expires_at ${result.body.expires_at} is not in the future`);
+  expectEqual(result.body.account.email, email);
+  expectEqual(result.body.account.full_name, signUp.full_name);
+  expectEqual(result.body.account.phone_number, "+6281234567890");
+  assert.ok(!Number.isNaN(Date.parse(result.body.account.email_verified_at)));
+  assert.equal(result.response.headers.get("cache-control"), "no-store");
+  sessionToken = result.body.session_token;
+});
+
+test("whoami (GET /session) with the token answers the same account and the session", async () => {
+  assert.ok(sessionToken, "no session token (the sign-in step failed)");
+  const result = await api.session(sessionToken);
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.account.email, email);
+  expectEqual(result.body.account.full_name, signUp.full_name);
+  assert.ok(Date.parse(result.body.session.created_at) <= Date.parse(result.body.session.expires_at));
+});
+
+test("signing out answers 204, and the token answers a typed 401 unauthorized from then on", async () => {
+  assert.ok(sessionToken, "no session token (the sign-in step failed)");
+  const out = await api.signOut(sessionToken);
+  if (out.status !== 204) assert.fail(`expected 204, got ${describeResult(out)}`);
+  const after = await api.session(sessionToken);
+  if (after.status !== 401) assert.fail(`expected 401, got ${describeResult(after)}`);
+  expectEqual(after.body.code, "unauthorized");
+  assert.match(after.response.headers.get("www-authenticate") ?? "", /^Bearer\b/);
+  const again = await api.signOut(sessionToken);
+  assert.equal(again.status, 401, `signing out with a revoked token: ${describeResult(again)}`);
+});
+
+test("without a token, whoami is the same 401", async () => {
+  const result = await api.raw.GET("/session");
+  assert.equal(result.response.status, 401);
+  assert.match(result.response.headers.get("www-authenticate") ?? "", /^Bearer\b/);
+});
+
+test("signing out everywhere ends every session of the account", async () => {
+  const first = await api.signIn({ email, password: signUp.password });
+  const second = await api.signIn({ email, password: signUp.password });
+  if (first.status !== 200) assert.fail(`expected 200, got ${describeResult(first)}`);
+  if (second.status !== 200) assert.fail(`expected 200, got ${describeResult(second)}`);
+  assert.notEqual(first.body.session_token, second.body.session_token);
+  const out = await api.signOutEverywhere(first.body.session_token);
+  if (out.status !== 204) assert.fail(`expected 204, got ${describeResult(out)}`);
+  for (const token of [first.body.session_token, second.body.session_token]) {
+    const result = await api.session(token);
+    assert.equal(result.status, 401, `a session survived sign-out everywhere: ${describeResult(result)}`);
+  }
 });
 
 test("a bogus token is a typed 400 invalid_token", async () => {
