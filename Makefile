@@ -27,6 +27,7 @@ SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 # instead of a screen of pkg-config and compiler errors. The goals listed here
 # install the packages themselves before they compile.
 SELF_INSTALLING_GOALS := deps run test test-asan test-plain test-valgrind bench clean format fuzz fuzz-corpus
+SELF_INSTALLING_GOALS += test-cluster
 ifeq ($(filter $(SELF_INSTALLING_GOALS),$(MAKECMDGOALS)),)
 MISSING_PACKAGES := $(shell scripts/check-build-deps.sh $(PKGS) check)
 ifneq ($(MISSING_PACKAGES),)
@@ -69,6 +70,7 @@ check_lease_holder_SRCS := mail/lease_holder.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
+.PHONY: test-cluster
 .PHONY: bench all run test test-plain test-asan test-valgrind tests clean format deps lint fuzz fuzz-corpus
 all: $(BUILD)/signup-api
 
@@ -116,6 +118,14 @@ test-valgrind:
 	scripts/install-deps.sh
 	$(MAKE) tests
 	VALGRIND=1 scripts/test.sh
+
+# Scale-out on one machine (issue 16): PgBouncer, three API nodes, two
+# workers and nginx, through limits, sessions, a PostgreSQL restart and
+# kill -9; see tests/cluster/run.sh and docs/scaling.md.
+test-cluster:
+	scripts/install-deps.sh
+	$(MAKE) all
+	tests/cluster/run.sh
 
 # Set-up then serve on http://127.0.0.1:8080 until Ctrl-C; see scripts/run.sh.
 run:

@@ -13,6 +13,8 @@ packages=(
   cppcheck clang-tidy valgrind
   # The contract, generated-client and browser tests (issue 4).
   nodejs chromium docker-compose
+  # The cluster test (issue 16): a real pooler and load balancer.
+  pgbouncer nginx
 )
 
 missing=()

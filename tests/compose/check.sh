@@ -76,6 +76,17 @@ else
   ok "${compose[*]} -f $COMPOSE_FILE config -q: valid, no warnings"
   compose_config="$("${compose_env[@]}" "${compose[@]}" -f "$COMPOSE_FILE" config 2>/dev/null)"
 fi
+# The PgBouncer variant (issue 16) is an override of the same file.
+POOLER_FILE=docker-compose.pooler.yml
+if [ -f "$POOLER_FILE" ]; then
+  if ! errors="$("${compose_env[@]}" "${compose[@]}" -f "$COMPOSE_FILE" -f "$POOLER_FILE" config -q 2>&1)" \
+    || [ -n "$errors" ]; then
+    fail "${compose[*]} -f $COMPOSE_FILE -f $POOLER_FILE config -q rejects or warns:"
+    printf '%s\n' "$errors" | sed 's/^/    /' >&2
+  else
+    ok "${compose[*]} -f $COMPOSE_FILE -f $POOLER_FILE config -q: valid, no warnings"
+  fi
+fi
 
 # ---- parse the Dockerfile ---------------------------------------------------
 # One line per instruction, continuation lines joined and comments dropped:
