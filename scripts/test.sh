@@ -106,6 +106,14 @@ for suite in "${unit_suites[@]}" "${integration_suites[@]}"; do
   fi
 done
 
+# Last, because it restarts this checkout's PostgreSQL once: the scale-out
+# test (PgBouncer, three nodes, two workers, nginx; tests/cluster/run.sh).
+if [ -z "${TEST_SUITES:-}" ] && [ "${VALGRIND:-0}" != 1 ]; then
+  echo
+  echo "== cluster (make test-cluster)"
+  CLUSTER_BIN="$ROOT/$BUILD_DIR/signup-api" tests/cluster/run.sh || failed+=(cluster)
+fi
+
 # Servers report sanitizer findings on stderr, which the suites send to the log.
 if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$TEST_SERVER_LOG"; then
   echo "sanitizer errors in $TEST_SERVER_LOG:" >&2
