@@ -27,6 +27,7 @@ SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 # instead of a screen of pkg-config and compiler errors. The goals listed here
 # install the packages themselves before they compile.
 SELF_INSTALLING_GOALS := deps run test test-asan test-plain test-valgrind bench clean format fuzz fuzz-corpus
+SELF_INSTALLING_GOALS += bench-flood
 ifeq ($(filter $(SELF_INSTALLING_GOALS),$(MAKECMDGOALS)),)
 MISSING_PACKAGES := $(shell scripts/check-build-deps.sh $(PKGS) check)
 ifneq ($(MISSING_PACKAGES),)
@@ -45,6 +46,8 @@ check_password_hash_SRCS     := auth/password_hash.c core/log.c
 check_verify_token_SRCS      := auth/verify_token.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c
+UNIT_TESTS += check_capacity
+check_capacity_SRCS          := core/capacity.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e
@@ -53,6 +56,8 @@ check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_suppor
 check_api_hostile_SRCS := tests/support.c
 check_api_verify_SRCS := tests/support.c tests/mail_support.c
 check_e2e_SRCS        := tests/support.c
+INTEGRATION_TESTS += check_api_flood
+check_api_flood_SRCS  := tests/support.c tests/mail_support.c tests/fault_support.c tests/flood_support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
@@ -122,6 +127,12 @@ fuzz-corpus:
 # Benchmarks (not part of make test): see docs/performance.md.
 bench:
 	bench/run.sh
+
+# The slow-client flood at full size (README "Under load"): bench/flood.sh.
+.PHONY: bench-flood
+bench-flood:
+	scripts/install-deps.sh
+	bench/flood.sh
 
 # Static analysis: cppcheck, and clang-tidy with the checks in .clang-tidy.
 lint:

@@ -23,6 +23,9 @@ enum problem_kind {
     PROBLEM_SERVICE_BUSY,           /* 503 + Retry-After */
     PROBLEM_SERVICE_UNAVAILABLE,    /* 503 + Retry-After */
     PROBLEM_INTERNAL_ERROR,         /* 500 */
+    PROBLEM_TOO_MANY_CONNECTIONS,   /* 503 + Retry-After: the client address is over its connection share */
+    PROBLEM_SERVER_AT_CAPACITY,     /* 503 + Retry-After: MAX_CONNECTIONS are open */
+    PROBLEM_REQUEST_TIMEOUT,        /* 408: never reaches the client, whose connection was cut */
 };
 
 /* Fills response with the problem document for kind. detail may be NULL (the

@@ -57,8 +57,8 @@ export TEST_RESPONSE_LOG="$TEST_OUTPUT_DIR/responses.jsonl"
 : >"$TEST_RESPONSE_LOG"
 
 unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
-  check_verify_token check_mime check_log)
-integration_suites=(check_api_signup check_api_verify check_api_hostile check_api_faults check_e2e)
+  check_verify_token check_mime check_log check_capacity)
+integration_suites=(check_api_signup check_api_verify check_api_hostile check_api_faults check_api_flood check_e2e)
 
 run_suite() {
   local suite="$1"
@@ -81,6 +81,7 @@ if [ "${VALGRIND:-0}" = 1 ]; then
   integration_suites=("${integration_suites[@]/check_e2e/}")
   # Floods, kills and timing-based faults measure the real build, not memcheck's.
   integration_suites=("${integration_suites[@]/check_api_faults/}")
+  integration_suites=("${integration_suites[@]/check_api_flood/}")
 fi
 
 failed=()

@@ -10,7 +10,7 @@ static const char *const ALL_VARIABLES[] = {
     "AUTO_MIGRATE", "MIGRATIONS_DIR", "DB_POOL_SIZE", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD",
     "SMTP_TLS", "MAIL_FROM", "VERIFY_URL", "VERIFY_TOKEN_TTL", "TERMS_VERSION", "DATA_DIR",
     "PHONE_DEFAULT_COUNTRY_CODE", "ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
-    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS",
+    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS", "PER_IP_CONNECTION_LIMIT", "REQUEST_TIMEOUT",
 };
 
 static void clear_environment(void)
@@ -34,6 +34,11 @@ START_TEST(test_config_defaults_when_nothing_is_set)
     ck_assert_int_eq(cfg.argon2_parallelism, 1);
     ck_assert_str_eq(cfg.phone_default_country_code, "62");
     ck_assert_str_eq(cfg.cors_allowed_origins, "");
+    /* Slow and greedy clients are bounded out of the box (README "Under load"). */
+    ck_assert_int_eq(cfg.max_connections, 0); /* = what the process can hold */
+    ck_assert_int_eq(cfg.per_ip_connection_limit, 128);
+    ck_assert_int_eq(cfg.connection_timeout_s, 30);
+    ck_assert_int_eq(cfg.request_timeout_s, 10);
     config_free(&cfg);
 }
 END_TEST
