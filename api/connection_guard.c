@@ -78,6 +78,7 @@ struct connection_guard {
     size_t slot_mask;
 
     _Atomic unsigned long shed[SHED_COUNT];
+    unsigned long logged[SHED_COUNT]; /* shed[] as of the last log line; the sweep's, then free's */
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool is_stopping;
@@ -470,8 +471,9 @@ static void sweep_one(struct connection_guard *g, struct guard_conn *conn, long 
         count_shed(g, SHED_CUT_DEADLINE);
 }
 
-static void log_shed(struct connection_guard *g, unsigned long last[SHED_COUNT])
+static void log_shed(struct connection_guard *g)
 {
+    unsigned long *last = g->logged;
     char values[SHED_COUNT][24];
     bool has_news = false;
     for (int i = 0; i < SHED_COUNT; i++) {
@@ -487,7 +489,7 @@ static void log_shed(struct connection_guard *g, unsigned long last[SHED_COUNT])
     snprintf(served, sizeof served, "%ld", g->served);
     pthread_mutex_unlock(&g->lock);
     /* Counts since the last line, not addresses: who was shed is not logged. */
-    log_event(LOG_LEVEL_WARN, "connections_shed", "interval_s", "10", "served_now", served, SHED_NAMES[0],
+    log_event(LOG_LEVEL_WARN, "connections_shed", "served_now", served, SHED_NAMES[0],
               values[0], SHED_NAMES[1], values[1], SHED_NAMES[2], values[2], SHED_NAMES[3], values[3],
               SHED_NAMES[4], values[4], LOG_END);
 }
@@ -495,7 +497,6 @@ static void log_shed(struct connection_guard *g, unsigned long last[SHED_COUNT])
 static void *sweep_run(void *arg)
 {
     struct connection_guard *g = arg;
-    unsigned long logged[SHED_COUNT] = {0};
     long long next_log = now_ms() + SHED_LOG_INTERVAL_MS;
     pthread_mutex_lock(&g->stop_lock);
     while (!g->is_stopping) {
@@ -515,7 +516,7 @@ static void *sweep_run(void *arg)
             sweep_one(g, conn, now);
         pthread_mutex_unlock(&g->lock);
         if (now >= next_log) {
-            log_shed(g, logged);
+            log_shed(g);
             next_log = now + SHED_LOG_INTERVAL_MS;
         }
         pthread_mutex_lock(&g->stop_lock);
@@ -529,6 +530,13 @@ static void *sweep_run(void *arg)
 long connection_guard_daemon_limit(const struct connection_guard *guard)
 {
     return guard->max_connections + guard->reserve;
+}
+
+long connection_guard_daemon_per_ip_limit(const struct connection_guard *guard)
+{
+    if (guard->per_address_limit == 0 || guard->n_trusted > 0)
+        return 0;
+    return guard->per_address_limit + CONNECTION_GUARD_REFUSALS_PER_ADDRESS;
 }
 
 struct connection_guard *connection_guard_create(const struct connection_guard_settings *settings, char *err,
@@ -594,6 +602,7 @@ void connection_guard_free(struct connection_guard *guard)
     pthread_cond_signal(&guard->stop_cond);
     pthread_mutex_unlock(&guard->stop_lock);
     pthread_join(guard->sweeper, NULL);
+    log_shed(guard); /* what was shed since the sweep's last line */
     pthread_cond_destroy(&guard->stop_cond);
     pthread_mutex_destroy(&guard->stop_lock);
     pthread_mutex_destroy(&guard->lock);

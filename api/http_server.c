@@ -146,9 +146,11 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
     if (guard == NULL)
         goto failed;
     /* Ulfius's completion and URI hooks are required in their slots; the
-     * guard's wrappers call them. libmicrohttpd's own per-IP limit is not
-     * used: it cannot exempt trusted proxies, and it resets instead of
-     * answering. Its connection limit leaves the guard room to answer 503. */
+     * guard's wrappers call them. The guard counts the per-address limit
+     * (libmicrohttpd's cannot exempt trusted proxies, and closes instead of
+     * answering); libmicrohttpd's limits sit above the guard's, leaving it
+     * room to answer 503, and close what the guard would close anyway
+     * before a thread is made for it. */
     struct MHD_OptionItem options[] = {
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)connection_guard_request_completed, guard},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)connection_guard_uri_log, guard},
@@ -156,6 +158,7 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_guard_daemon_limit(guard), NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)connection_guard_daemon_per_ip_limit(guard), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout_s, NULL},
         /* Per-connection buffer: also the largest header block accepted (MHD answers 431). */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},

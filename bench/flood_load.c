@@ -87,6 +87,7 @@ int main(int argc, char **argv)
         .slow_per_address = arg_int(argc, argv, "slow_per_address", 100),
         .greedy_connections = arg_int(argc, argv, "greedy", 1000),
         .drip_interval_ms = arg_int(argc, argv, "drip_ms", 5000),
+        .head_pad_bytes = arg_int(argc, argv, "head_pad", 0),
         .ramp_ms = arg_int(argc, argv, "ramp_ms", 5000),
         .hold_ms = arg_int(argc, argv, "hold_ms", 40000),
         .reconnect_delay_ms = arg_int(argc, argv, "reconnect_ms", 1000),

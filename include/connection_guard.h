@@ -53,6 +53,14 @@ struct connection_guard *connection_guard_create(const struct connection_guard_s
 /* What to pass as MHD_OPTION_CONNECTION_LIMIT: max_connections + reserve. */
 long connection_guard_daemon_limit(const struct connection_guard *guard);
 
+/* What to pass as MHD_OPTION_PER_IP_CONNECTION_LIMIT: per_address_limit +
+ * CONNECTION_GUARD_REFUSALS_PER_ADDRESS, so that libmicrohttpd closes an
+ * address's connections beyond those before it makes a thread for them
+ * (the guard would close them right after). 0 (none) when there is no
+ * per-address limit or there are trusted proxies, which libmicrohttpd
+ * cannot exempt. */
+long connection_guard_daemon_per_ip_limit(const struct connection_guard *guard);
+
 /* Stops the sweep thread and frees guard. NULL-safe. Call only once no
  * connection is left (after MHD_stop_daemon). */
 void connection_guard_free(struct connection_guard *guard);

@@ -290,9 +290,10 @@ END_TEST
 #define FLOOD_GREEDY 300
 #define PER_ADDRESS_DEFAULT 128
 /* Peak memory (VmHWM) with 2,300 held connections. Measured on the 2-core
- * development VM: plain -O2 build ~107 MiB, ASan ~NNN MiB; ceilings x1.5. */
+ * development VM: plain -O2 build 103-108 MiB, ASan 521 MiB (ASan keeps
+ * shadow memory and allocator caches per thread); ceilings about x1.5. */
 #define FLOOD_HWM_CEILING_KIB (160L * 1024)
-#define FLOOD_HWM_CEILING_ASAN_KIB (600L * 1024)
+#define FLOOD_HWM_CEILING_ASAN_KIB (800L * 1024)
 /* Legitimate p99 ceilings: the real goal (250 ms at 10,000 + 1,000) is
  * bench/flood.sh's; here the machine also runs the other suites. */
 #define FLOOD_P99_CEILING_MS 600
@@ -366,7 +367,8 @@ START_TEST(test_flood_slow_and_greedy_clients_leave_legitimate_clients_served)
     ck_assert_msg(r.slow.answered == 0 && r.greedy.answered_other == 0, "unexpected answers: slow %ld, greedy %ld",
                   r.slow.answered, r.greedy.answered_other);
     /* The greedy address kept its share (and a few being refused), not 300. */
-    ck_assert_msg(r.greedy.held_mean <= PER_ADDRESS_DEFAULT + 8 + 24, "the greedy address held %.0f connections",
+    /* Client-side, this counts connections still in the accept queue too. */
+    ck_assert_msg(r.greedy.held_mean <= PER_ADDRESS_DEFAULT * 3 / 2, "the greedy address held %.0f connections",
                   r.greedy.held_mean);
     ck_assert_msg(sampler.peak_threads <= FLOOD_ADDRESSES * FLOOD_PER_ADDRESS + PER_ADDRESS_DEFAULT + 8 + 64,
                   "%ld server threads: the greedy address was not held to its share", sampler.peak_threads);
@@ -491,7 +493,15 @@ START_TEST(test_flood_at_capacity_answers_503_and_closes_only_past_the_reserve)
         ck_assert_msg(got == 0, "a silent refused connection outlived the refusal window (%ld bytes)", got);
         close(reserve[i]);
     }
-    ck_assert(http_request(port, "GET", "/healthz", NULL, NULL, 0, &resp));
+    /* Their slots free once libmicrohttpd has cleaned them up, a moment
+     * after the client sees the close. */
+    long long deadline = mail_now_ms() + mail_scaled_ms(3000);
+    bool is_answered = false;
+    while (!(is_answered = http_request(port, "GET", "/healthz", NULL, NULL, 0, &resp)) && mail_now_ms() < deadline) {
+        http_response_free(&resp);
+        mail_sleep_ms(50);
+    }
+    ck_assert_msg(is_answered, "no answer once the reserve was empty again");
     assert_refusal(&resp, "server_at_capacity");
     http_response_free(&resp);
     printf("flood: MAX_CONNECTIONS=%d: 503 server_at_capacity, and past the %d-connection reserve closed after "
@@ -499,7 +509,7 @@ START_TEST(test_flood_at_capacity_answers_503_and_closes_only_past_the_reserve)
            CAPACITY, RESERVE, closed_after);
 
     close(held[0]);
-    long long deadline = mail_now_ms() + mail_scaled_ms(3000);
+    deadline = mail_now_ms() + mail_scaled_ms(3000);
     int status = 0;
     while (status != 200 && mail_now_ms() < deadline) {
         status = healthz_from("127.0.0.1", port);

@@ -312,13 +312,25 @@ static void slot_connect(struct slot *s, struct flood_result *r, int epoll_fd, c
     s->next_ms = now + CONNECT_TIMEOUT_MS;
 }
 
+/* The partial request a slow client starts with: SLOW_HEAD and pad bytes. */
+static char slow_head[sizeof SLOW_HEAD + 32000];
+static size_t slow_head_len;
+
+static void slow_head_init(int pad)
+{
+    size_t n = pad < 0 ? 0 : pad > 32000 ? 32000 : (size_t)pad;
+    memcpy(slow_head, SLOW_HEAD, sizeof SLOW_HEAD - 1);
+    memset(slow_head + sizeof SLOW_HEAD - 1, 'p', n);
+    slow_head_len = sizeof SLOW_HEAD - 1 + n;
+}
+
 static void slot_connected(struct slot *s, struct flood_result *r, int epoll_fd, const struct flood_plan *plan,
                            long long now)
 {
     int error = 0;
     socklen_t len = sizeof error;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0 ||
-        send(s->fd, SLOW_HEAD, sizeof SLOW_HEAD - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof SLOW_HEAD - 1)) {
+        send(s->fd, slow_head, slow_head_len, MSG_NOSIGNAL) != (ssize_t)slow_head_len) {
         stats_of(r, s)->connect_failed++;
         slot_close(s, epoll_fd, plan, now);
         return;
@@ -395,6 +407,7 @@ bool flood_run(const struct flood_plan *plan, struct flood_result *result, void 
         goto cleanup;
     }
 
+    slow_head_init(plan->head_pad_bytes);
     long long started = now_ms();
     shared.started_ms = now_precise_ms();
     /* Slow and greedy connections interleaved over the ramp. */

@@ -17,6 +17,7 @@ struct flood_plan {
     int slow_per_address;    /* connections each */
     int greedy_connections;  /* from 127.0.3.1 */
     int drip_interval_ms;    /* one more byte of the request every this often */
+    int head_pad_bytes;      /* the partial request's last header starts with this many bytes (max 32000) */
     int ramp_ms;             /* the slow connections are opened evenly over this */
     int hold_ms;             /* then the flood is held this long */
     int reconnect_delay_ms;  /* a connection the server closed is opened again after this; < 0: never */
