@@ -49,7 +49,7 @@ build() {
   [ -n "${SOURCES[$name]:-}" ] || die "unknown harness '$name'"
   mkdir -p "$OUT"
   # shellcheck disable=SC2046,SC2086 # pkg-config output and source lists are word lists
-  "$CC" "${CFLAGS[@]}" $(pkg-config --cflags jansson libcrypto) -o "$OUT/$name" \
+  "$CC" "${CFLAGS[@]}" $(pkg-config --cflags jansson libcrypto libpq) -o "$OUT/$name" \
     "$FUZZ_DIR/$name.c" ${SOURCES[$name]} $(pkg-config --libs jansson libcrypto) ||
     die "building $name failed"
 }
