@@ -41,7 +41,7 @@ struct connection_guard;
  * least 32. */
 long connection_guard_reserve(long max_connections);
 
-/* The largest max_connections whose reserve still fits in total. */
+/* A max_connections that fits in total with its reserve (total less 1/16). */
 long connection_guard_max_connections_within(long total);
 
 /* Starts the sweep thread. Returns NULL with a reason in err on failure.
