@@ -37,7 +37,7 @@ struct slot {
 struct latency {
     double at_ms, took_ms;
     int status;
-    bool is_signup;
+    bool is_signup, is_ok;
 };
 
 struct legit_shared {
@@ -203,7 +203,11 @@ static void *legit_run(void *arg)
         }
         if (shared->n_latencies < LATENCIES_MAX)
             shared->latencies[shared->n_latencies++] =
-                (struct latency){.at_ms = started - shared->started_ms, .took_ms = took, .status = status, .is_signup = is_signup};
+                (struct latency){.at_ms = started - shared->started_ms,
+                                 .took_ms = took,
+                                 .status = status,
+                                 .is_signup = is_signup,
+                                 .is_ok = is_ok};
         pthread_mutex_unlock(&shared->lock);
         struct timespec pause = {.tv_sec = plan->legit_pause_ms / 1000,
                                  .tv_nsec = (long)(plan->legit_pause_ms % 1000) * 1000000L};
@@ -227,15 +231,15 @@ static double percentile(const double *sorted, long n, double p)
 }
 
 /* The p-th percentile of the latencies of one kind (signups, healthz) or
- * of all (kind < 0). */
-static double latency_percentile(const struct latency *all, long n, int kind, double p)
+ * of all (kind < 0), of the requests started at from_ms or later. */
+static double latency_percentile(const struct latency *all, long n, int kind, double p, double from_ms)
 {
     double *picked = malloc((size_t)(n > 0 ? n : 1) * sizeof *picked);
     long m = 0;
     if (picked == NULL)
         return -1;
     for (long i = 0; i < n; i++) {
-        if (kind < 0 || all[i].is_signup == (kind == 1))
+        if ((kind < 0 || all[i].is_signup == (kind == 1)) && all[i].at_ms >= from_ms)
             picked[m++] = all[i].took_ms;
     }
     qsort(picked, (size_t)m, sizeof *picked, compare_doubles);
@@ -488,12 +492,19 @@ cleanup:
     if (shared.latencies != NULL && shared.n_latencies > 0) {
         const struct latency *all = shared.latencies;
         long m = shared.n_latencies;
-        result->latency_p50_ms = latency_percentile(all, m, -1, 0.50);
-        result->latency_p90_ms = latency_percentile(all, m, -1, 0.90);
-        result->latency_p99_ms = latency_percentile(all, m, -1, 0.99);
-        result->latency_max_ms = latency_percentile(all, m, -1, 1.0);
-        result->healthz_p99_ms = latency_percentile(all, m, 0, 0.99);
-        result->signup_p99_ms = latency_percentile(all, m, 1, 0.99);
+        result->latency_p50_ms = latency_percentile(all, m, -1, 0.50, 0);
+        result->latency_p90_ms = latency_percentile(all, m, -1, 0.90, 0);
+        result->latency_p99_ms = latency_percentile(all, m, -1, 0.99, 0);
+        result->latency_max_ms = latency_percentile(all, m, -1, 1.0, 0);
+        result->healthz_p99_ms = latency_percentile(all, m, 0, 0.99, 0);
+        result->signup_p99_ms = latency_percentile(all, m, 1, 0.99, 0);
+        result->hold_p99_ms = latency_percentile(all, m, -1, 0.99, plan->ramp_ms);
+        for (long i = 0; i < m; i++) {
+            if (all[i].at_ms >= plan->ramp_ms) {
+                result->hold_requests++;
+                result->hold_ok += all[i].is_ok;
+            }
+        }
         if (plan->latency_log != NULL)
             write_latency_log(plan->latency_log, all, m);
     }
@@ -525,9 +536,12 @@ void flood_result_json(const struct flood_result *r, char *buf, size_t size)
     snprintf(buf, size,
              "{%s,%s,\"legit\":{\"requests\":%ld,\"ok\":%ld,\"failed\":%ld,\"healthz\":%ld,\"signups\":%ld,"
              "\"success_pct\":%.3f,\"p50_ms\":%.1f,\"p90_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,"
-             "\"healthz_p99_ms\":%.1f,\"signup_p99_ms\":%.1f,\"first_failure\":\"%s\"},\"duration_ms\":%lld}",
+             "\"healthz_p99_ms\":%.1f,\"signup_p99_ms\":%.1f,\"first_failure\":\"%s\"},"
+             "\"hold\":{\"requests\":%ld,\"ok\":%ld,\"success_pct\":%.3f,\"p99_ms\":%.1f},\"duration_ms\":%lld}",
              slow, greedy, r->legit_requests, r->legit_ok, r->legit_failed, r->legit_healthz, r->legit_signups,
              r->legit_requests ? 100.0 * (double)r->legit_ok / (double)r->legit_requests : 0.0, r->latency_p50_ms,
              r->latency_p90_ms, r->latency_p99_ms, r->latency_max_ms, r->healthz_p99_ms, r->signup_p99_ms, failure,
+             r->hold_requests, r->hold_ok,
+             r->hold_requests ? 100.0 * (double)r->hold_ok / (double)r->hold_requests : 0.0, r->hold_p99_ms,
              r->duration_ms);
 }

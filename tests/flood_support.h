@@ -46,6 +46,9 @@ struct flood_result {
     long legit_healthz, legit_signups;
     double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms;
     double healthz_p99_ms, signup_p99_ms;
+    /* The same for the requests started during the hold (after the ramp). */
+    long hold_requests, hold_ok;
+    double hold_p99_ms;
     char first_failure[160]; /* "" when none */
     long long ramp_done_ms, duration_ms;
 };

@@ -327,7 +327,7 @@ export interface components {
          * @description Stable top-level error codes.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error";
+        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error" | "too_many_connections" | "server_at_capacity";
         /**
          * @description Stable field error codes (`wrong_type` only in `wrong_field_type`, the others only in `validation_failed`).
          * @enum {string}
@@ -524,6 +524,28 @@ export interface components {
             /** @constant */
             code?: "service_unavailable";
         };
+        TooManyConnectionsProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/too_many_connections";
+            /** @constant */
+            title?: "Too many connections from your address";
+            /** @constant */
+            status?: 503;
+            /** @constant */
+            code?: "too_many_connections";
+        };
+        ServerAtCapacityProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/server_at_capacity";
+            /** @constant */
+            title?: "The service is at capacity";
+            /** @constant */
+            status?: 503;
+            /** @constant */
+            code?: "server_at_capacity";
+        };
         InternalErrorProblem: components["schemas"]["Problem"] & {
             /** @constant */
             type?: "/problems/internal_error";
@@ -687,6 +709,26 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+            };
+        };
+        /**
+         * @description The connection is over a limit (see `x-connection-refusals`); nothing was done.
+         *     `too_many_connections`: its client address holds `PER_IP_CONNECTION_LIMIT` connections
+         *     already. `server_at_capacity`: `MAX_CONNECTIONS` are open.
+         */
+        ConnectionRefused: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                "Retry-After": components["headers"]["RetryAfterConnectionRefused"];
+                Connection: components["headers"]["ConnectionClose"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["TooManyConnectionsProblem"] | components["schemas"]["ServerAtCapacityProblem"];
             };
         };
         /**
@@ -967,6 +1009,10 @@ export interface components {
         RetryAfterBusyOrUnavailable: 2 | 5;
         /** @description Seconds until the exceeded window (a minute or an hour) ends. */
         RetryAfterRateLimited: number;
+        /** @description Seconds to wait before retrying: 5 for `too_many_connections`, 2 for `server_at_capacity`. */
+        RetryAfterConnectionRefused: 2 | 5;
+        /** @description The connection is closed after this response. */
+        ConnectionClose: "close";
         /** @description Seconds to wait before retrying. */
         RetryAfterUnavailable: 5;
         /** @description `VERIFY_REDIRECT_URL?status=verified|already_verified|expired|invalid` */
