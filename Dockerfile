@@ -79,6 +79,10 @@ USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=40s --retries=3 \
   CMD ["bash", "-c", "host=${BIND_ADDRESS:-127.0.0.1}; case $host in 0.0.0.0) host=127.0.0.1 ;; ::) host=::1 ;; esac; exec 3<>\"/dev/tcp/$host/${PORT:-8080}\" && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && IFS= read -r -t 2 status <&3 && [[ $status == 'HTTP/1.'?' 200 '* ]]"]
 
+# One socket per HTTP connection: signup-api raises its soft open-file limit
+# to the hard one and sizes MAX_CONNECTIONS from it, so give the container a
+# hard limit that fits (docker run --ulimit nofile=65536:65536;
+# docker-compose.yml sets it). An image cannot set it itself.
 # SIGTERM (docker stop) makes it stop HTTP, let the mail workers finish their
 # SMTP session, then exit; it handles signals itself, so it can be PID 1.
 ENTRYPOINT ["/app/signup-api"]

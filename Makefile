@@ -28,6 +28,7 @@ SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 # install the packages themselves before they compile.
 SELF_INSTALLING_GOALS := deps run test test-asan test-plain test-valgrind bench clean format fuzz fuzz-corpus
 SELF_INSTALLING_GOALS += test-cluster
+SELF_INSTALLING_GOALS += bench-flood
 ifeq ($(filter $(SELF_INSTALLING_GOALS),$(MAKECMDGOALS)),)
 MISSING_PACKAGES := $(shell scripts/check-build-deps.sh $(PKGS) check)
 ifneq ($(MISSING_PACKAGES),)
@@ -54,6 +55,8 @@ check_bearer_token_SRCS      := api/bearer_token.c
 check_signin_request_SRCS    := api/signin_request.c api/json_body.c auth/signup_validation.c core/string_set.c \
                                 core/utf8.c core/secret.c
 check_password_verify_SRCS   := auth/password_hash.c auth/phc_string.c auth/sodium_work_area.c core/log.c core/secret.c
+UNIT_TESTS += check_capacity
+check_capacity_SRCS          := core/capacity.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_e2e
@@ -67,6 +70,8 @@ check_e2e_SRCS        := tests/support.c
 # Unit suite of the outbox's lease holders (processes, read from /proc).
 UNIT_TESTS += check_lease_holder
 check_lease_holder_SRCS := mail/lease_holder.c
+INTEGRATION_TESTS += check_api_flood
+check_api_flood_SRCS  := tests/support.c tests/mail_support.c tests/fault_support.c tests/flood_support.c
 
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
@@ -145,6 +150,12 @@ fuzz-corpus:
 # Benchmarks (not part of make test): see docs/performance.md.
 bench:
 	bench/run.sh
+
+# The slow-client flood at full size (README "Under load"): bench/flood.sh.
+.PHONY: bench-flood
+bench-flood:
+	scripts/install-deps.sh
+	bench/flood.sh
 
 # Static analysis: cppcheck, and clang-tidy with the checks in .clang-tidy.
 lint:

@@ -4,13 +4,18 @@
 #include "http_server.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "connection_guard.h"
 #include "handlers.h"
 #include "http_body.h"
+#include "log.h"
 #include "request_observer.h"
 
 struct route {
@@ -41,6 +46,57 @@ static const struct route ROUTES[] = {
 
 /* One per route, alive as long as the process: Ulfius keeps the pointers. */
 static struct route_context route_contexts[ROUTE_COUNT];
+
+/* Deadlines and connection limits of the one server of the process; owned
+ * here from http_server_start to http_server_stop. */
+static struct connection_guard *guard;
+
+/* libmicrohttpd's own messages, as log lines. It writes one for each
+ * connection that ends mid-request, which under a slow-client flood is
+ * thousands a second, so at most MHD_LOG_BURST lines go out per
+ * MHD_LOG_WINDOW_S and the next one says how many were left out. */
+#define MHD_LOG_BURST 20
+#define MHD_LOG_WINDOW_S 10
+
+/* Each connection's thread stack. The deepest request measured, a body
+ * nested 2,000 levels deep (jansson stops at 2,048), needs 130-190 KiB in
+ * both the -O2 and the ASan build (128 KiB crashes). Not the 8 MiB default:
+ * glibc keeps 40 MiB of freed stacks for new threads, which is 5 of those
+ * but 80 of these, and under slow-client churn creating and joining
+ * threads is most of the listening thread's work (measured with
+ * bench/flood.sh: about 15 % less CPU there). */
+#define CONNECTION_THREAD_STACK_BYTES (512 * 1024)
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static time_t window_start;
+    static int written_in_window;
+    static long left_out;
+    char message[512], left_out_text[24];
+    struct timespec now;
+    (void)cls;
+
+    vsnprintf(message, sizeof message, fmt, ap);
+    message[strcspn(message, "\n")] = '\0';
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&lock);
+    if (now.tv_sec - window_start >= MHD_LOG_WINDOW_S) {
+        window_start = now.tv_sec;
+        written_in_window = 0;
+    }
+    bool is_written = written_in_window < MHD_LOG_BURST;
+    if (is_written) {
+        written_in_window++;
+        snprintf(left_out_text, sizeof left_out_text, "%ld", left_out);
+        left_out = 0;
+    } else {
+        left_out++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (is_written)
+        log_event(LOG_LEVEL_INFO, "libmicrohttpd", "message", message, "left_out_before", left_out_text, LOG_END);
+}
 
 /* Each path gets three callbacks, run in priority order: CORS (any method,
  * continues), the endpoint (its method, completes), and 405 (any method,
@@ -98,15 +154,31 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
         goto failed;
     }
 
+    struct connection_guard_settings guard_settings = {.max_connections = app->max_connections,
+                                                       .per_address_limit = cfg->per_ip_connection_limit,
+                                                       .request_timeout_s = cfg->request_timeout_s,
+                                                       .trusted_proxies = cfg->trusted_proxies};
+    guard = connection_guard_create(&guard_settings, err, err_size);
+    if (guard == NULL)
+        goto failed;
+    /* Ulfius's completion and URI hooks are required in their slots; the
+     * guard's wrappers call them. The guard counts the per-address limit
+     * (libmicrohttpd's cannot exempt trusted proxies, and closes instead of
+     * answering); libmicrohttpd's limits sit above the guard's, leaving it
+     * room to answer 503, and close what the guard would close anyway
+     * before a thread is made for it. */
     struct MHD_OptionItem options[] = {
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)connection_guard_request_completed, guard},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)connection_guard_uri_log, guard},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_guard_notify_connection, guard},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+        {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)CONNECTION_THREAD_STACK_BYTES, NULL},
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_guard_daemon_limit(guard), NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)connection_guard_daemon_per_ip_limit(guard), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout_s, NULL},
         /* Per-connection buffer: also the largest header block accepted (MHD answers 431). */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connection_limit, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     /* MHD_USE_ITC lets http_server_stop quiesce the daemon (stop accepting). */
@@ -120,6 +192,8 @@ bool http_server_start(struct _u_instance *inst, struct app *app, char *err, siz
 
 failed:
     ulfius_clean_instance(inst);
+    connection_guard_free(guard);
+    guard = NULL;
     return false;
 }
 
@@ -146,4 +220,6 @@ void http_server_stop(struct _u_instance *inst, long grace_s)
     sleep_ms(100);
     ulfius_stop_framework(inst);
     ulfius_clean_instance(inst);
+    connection_guard_free(guard); /* every connection is closed by now */
+    guard = NULL;
 }

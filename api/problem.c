@@ -68,6 +68,16 @@ static const struct problem_spec PROBLEMS[] = {
     [PROBLEM_RESET_TOKEN_EXPIRED] = {410, "token_expired", "The password reset link has expired",
                                      "This password reset link has expired. Ask for a new one from the sign-in page.",
                                      NULL},
+    [PROBLEM_TOO_MANY_CONNECTIONS] = {503, "too_many_connections", "Too many connections from your address",
+                                      "Your address has more connections open than the service allows; nothing was "
+                                      "done. Please close some or try again in a moment.",
+                                      "5"},
+    [PROBLEM_SERVER_AT_CAPACITY] = {503, "server_at_capacity", "The service is at capacity",
+                                    "The service has as many connections as it can hold; nothing was done. Please "
+                                    "try again in a moment.",
+                                    "2"},
+    [PROBLEM_REQUEST_TIMEOUT] = {408, "request_timeout", "The request took too long to arrive",
+                                 "The request did not arrive in time; nothing was done.", NULL},
 };
 
 static json_t *errors_to_json(const struct field_errors *errors)

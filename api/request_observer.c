@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "connection_guard.h"
 #include "log.h"
 
 #define REQUEST_ID_MAX 128
@@ -77,9 +78,13 @@ int request_observe(enum metrics_route route, const struct _u_request *request, 
         new_request_id(id);
     u_map_put(response->map_header, "X-Request-Id", id);
 
-    atomic_fetch_add(&in_flight, 1);
-    int rc = handler(request, response, user_data);
-    atomic_fetch_sub(&in_flight, 1);
+    /* A refused or cut connection gets its answer, never its handler. */
+    int rc = U_CALLBACK_COMPLETE;
+    if (connection_guard_admit_request(response)) {
+        atomic_fetch_add(&in_flight, 1);
+        rc = handler(request, response, user_data);
+        atomic_fetch_sub(&in_flight, 1);
+    }
 
     double duration = seconds_since(&start);
     metrics_record_request(route, (unsigned)response->status, duration);

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "capacity.h"
 #include "config.h"
+#include "connection_guard.h"
 #include "cors.h"
 #include "db_migrate.h"
 #include "db_pool.h"
@@ -116,6 +118,29 @@ static int db_pool_size(const struct config *cfg)
     return cfg->db_pool_size > 0 ? (int)cfg->db_pool_size : 2 * online_cores();
 }
 
+/* MAX_CONNECTIONS, or with 0 as many as the open-file, thread and memory
+ * limits allow (capacity.h) beside what the rest of the process holds: the
+ * database pool, the mail workers' connections, logs and data files. Warns
+ * when a configured value cannot be held. */
+static long max_connections(const struct config *cfg)
+{
+    struct capacity_limits limits;
+    capacity_measure(&limits);
+    long reserved_files = 64 + db_pool_size(cfg) + 3 * cfg->mail_workers;
+    long reserved_threads = 32 + cfg->mail_workers;
+    long total = capacity_connections(&limits, reserved_files, reserved_threads);
+    if (cfg->max_connections == 0)
+        return connection_guard_max_connections_within(total);
+    if (cfg->max_connections + connection_guard_reserve(cfg->max_connections) > total) {
+        char wanted[24], room[24];
+        snprintf(wanted, sizeof wanted, "%ld", cfg->max_connections);
+        snprintf(room, sizeof room, "%ld", connection_guard_max_connections_within(total));
+        log_event(LOG_LEVEL_WARN, "max_connections_over_capacity", "max_connections", wanted, "capacity", room,
+                  "hint", "raise ulimit -n (or the memory or thread limits), or lower MAX_CONNECTIONS", LOG_END);
+    }
+    return cfg->max_connections;
+}
+
 static struct outbox_worker_settings worker_settings(const struct config *cfg)
 {
     /* Behind a pooler without a direct URL, notifications cannot arrive:
@@ -185,6 +210,9 @@ int main(int argc, char **argv)
         return 2;
     }
     db_use_prepared_statements(cfg.db_prepared_statements);
+    /* One socket per connection: the soft limit (often 1024) goes up to the
+     * hard one before anything is sized from it. */
+    long open_files = capacity_raise_open_files();
     smtp_client_global_init();
     if (cfg.auto_migrate && !migrate(&cfg))
         goto cleanup;
@@ -219,6 +247,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     app.config = &cfg;
+    app.max_connections = max_connections(&cfg);
     app.openapi_document = text_file_read(cfg.openapi_file, NULL);
     if (app.openapi_document == NULL)
         log_event(LOG_LEVEL_WARN, "openapi_unavailable", "file", cfg.openapi_file, "error", strerror(errno), LOG_END);
@@ -289,9 +318,12 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     is_serving = true;
-    char listen[128];
+    char listen[128], connections[24], files[24];
     snprintf(listen, sizeof listen, "http://%s:%ld", cfg.bind_address, cfg.port);
-    log_event(LOG_LEVEL_INFO, "listening", "url", listen, LOG_END);
+    snprintf(connections, sizeof connections, "%ld", app.max_connections);
+    snprintf(files, sizeof files, "%ld", open_files);
+    log_event(LOG_LEVEL_INFO, "listening", "url", listen, "max_connections", connections, "open_files_limit", files,
+              LOG_END);
 
 serve:
     sigwait(&stop_signals, &signal_number);

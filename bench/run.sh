@@ -132,7 +132,8 @@ start_server() {
   for a in "$@"; do
     if [[ $a == --* ]]; then args+=("$a"); else envs+=("$a"); fi
   done
-  env PORT="$API_PORT" BIND_ADDRESS=127.0.0.1 DATABASE_URL="$DB_URL" RATE_LIMITS_ENABLED=false \
+  # wrk's connections all come from 127.0.0.1: no per-address share here.
+  env PORT="$API_PORT" BIND_ADDRESS=127.0.0.1 DATABASE_URL="$DB_URL" RATE_LIMITS_ENABLED=false PER_IP_CONNECTION_LIMIT=0 \
     SMTP_HOST=127.0.0.1 SMTP_PORT="$CATCHER_PORT" SMTP_TLS=off VERIFY_URL="$API/verify" \
     PASSWORD_HASH_BACKEND="$HASH_BACKEND" MAIL_WORKERS=0 SHUTDOWN_GRACE_S=5 "${envs[@]}" build/signup-api "${args[@]}" >"$logfile" 2>&1 &
   SERVER_PID=$!

@@ -22,6 +22,7 @@ struct app {
     struct db_pool *pool;
     struct cors_policy *cors;
     struct string_set *trusted_proxies; /* TRUSTED_PROXIES */
+    long max_connections; /* MAX_CONNECTIONS, or what the process can hold when that is 0 */
     char *openapi_document; /* the served openapi.yaml, or NULL when it could not be read */
 };
 

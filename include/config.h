@@ -15,9 +15,10 @@ struct config {
     long port;
     char *bind_address;
     char *cors_allowed_origins; /* comma list of exact origins; "" = none */
-    long max_connections;
-    long per_ip_connection_limit; /* 0 = no per-IP limit */
-    long connection_timeout_s;    /* idle/slow connections are closed after this (slowloris) */
+    long max_connections;         /* 0 = what the process can hold (capacity.h) */
+    long per_ip_connection_limit; /* per client address, TRUSTED_PROXIES exempt; 0 = none */
+    long connection_timeout_s;    /* idle connections are closed after this */
+    long request_timeout_s;       /* a request's head and body must arrive within this (slowloris) */
     long connection_memory_limit; /* bytes per connection; bounds the request header block */
     long shutdown_grace_s;        /* after SIGTERM, in-flight work gets this long */
     /* PostgreSQL */

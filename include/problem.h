@@ -28,6 +28,9 @@ enum problem_kind {
     PROBLEM_UNAUTHORIZED,           /* 401 + WWW-Authenticate: Bearer, no live session */
     PROBLEM_INVALID_RESET_TOKEN,    /* 400 invalid_token, for a password reset link */
     PROBLEM_RESET_TOKEN_EXPIRED,    /* 410 token_expired, for a password reset link */
+    PROBLEM_TOO_MANY_CONNECTIONS,   /* 503 + Retry-After: the client address is over its connection share */
+    PROBLEM_SERVER_AT_CAPACITY,     /* 503 + Retry-After: MAX_CONNECTIONS are open */
+    PROBLEM_REQUEST_TIMEOUT,        /* 408: never reaches the client, whose connection was cut */
 };
 
 /* Fills response with the problem document for kind. detail may be NULL (the

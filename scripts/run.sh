@@ -64,6 +64,13 @@ spa_pid=$!
 tail -n 0 -F var/log/mail-catcher.log 2>/dev/null &
 tail_pid=$!
 
+# One socket per connection, and MAX_CONNECTIONS follows the open-file
+# limit: lift the soft limit (often 1024) to the hard one. The server does
+# the same itself; this makes a low hard limit visible here.
+ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+  echo "run: ulimit -n is $(ulimit -n): few connections fit; raise the hard limit (README \"Under load\")"
+fi
 build/signup-api &
 server_pid=$!
 wait "$server_pid"

@@ -2,7 +2,8 @@
  * loses nothing it acknowledged: each test starts its own server (and, where
  * mail matters, a private catcher) and does the fault for real — PostgreSQL
  * stopped, SIGTERM and SIGKILL mid-request, a full hash queue, a flood of
- * 2000 connections, slowloris, the per-IP limit, an SMTP outage. The suite
+ * 2000 connections, slowloris, an SMTP outage (per-address limits and
+ * request deadlines: check_api_flood). The suite
  * has a database of its own, so no other suite's worker takes its mail. */
 #include <check.h>
 #include <errno.h>
@@ -856,7 +857,9 @@ START_TEST(test_faults_flood_of_2000_connections_keeps_memory_bounded_and_servin
     ck_assert_msg(files.rlim_cur == RLIM_INFINITY || files.rlim_cur >= FLOOD_CONNECTIONS + 256,
                   "RLIMIT_NOFILE hard limit %lu is too low for %d connections", (unsigned long)files.rlim_cur,
                   FLOOD_CONNECTIONS);
-    const char *const extra[] = {"HASH_CONCURRENCY=2", NULL};
+    /* 256 connections served, all from 127.0.0.1: the per-address share
+     * would refuse most of them, and this test is about the hash queue. */
+    const char *const extra[] = {"HASH_CONCURRENCY=2", "MAX_CONNECTIONS=256", "PER_IP_CONNECTION_LIMIT=0", NULL};
     pid_t pid = start_server(http_port, server_env(&env, http_port, 0, extra));
     char warm_up[EMAIL_MAX];
     unique_email(warm_up, sizeof warm_up, "flood-warmup", CORP_DOMAIN);
@@ -939,7 +942,8 @@ START_TEST(test_faults_flood_of_2000_connections_keeps_memory_bounded_and_servin
     ck_assert_msg(is_alive(pid), "the server died under the flood; see %s", server_log());
     ck_assert_msg(is_valgrind || (hwm > 0 && hwm < ceiling), "peak RSS (VmHWM) %ld KiB is over the ceiling of %ld KiB",
                   hwm, ceiling);
-    ck_assert_msg(sampler.peak_threads <= 256 + FLOOD_THREADS_SLACK,
+    /* 256 served, 32 more held to be answered 503 (connection_guard_reserve). */
+    ck_assert_msg(sampler.peak_threads <= 256 + 32 + FLOOD_THREADS_SLACK,
                   "%ld server threads: MAX_CONNECTIONS=256 not enforced", sampler.peak_threads);
     ck_assert_msg(n_other == 0, "%zu connections answered with another status, e.g. %d", n_other, other_status);
     ck_assert_msg(n_unfinished == 0, "%zu connections neither answered nor closed within %lld ms", n_unfinished,
@@ -1062,59 +1066,6 @@ START_TEST(test_faults_slowloris_connections_are_closed_and_server_keeps_serving
 }
 END_TEST
 
-/* ---- 7. Per-IP connection limit ---- */
-
-#define PER_IP_LIMIT 5
-
-START_TEST(test_faults_per_ip_connection_limit)
-{
-    int http_port = port_of(PORT_PER_IP);
-    struct server_env env;
-    int fds[PER_IP_LIMIT];
-    const char *const extra[] = {"PER_IP_CONNECTION_LIMIT=" TEXT(PER_IP_LIMIT), NULL};
-    pid_t pid = start_server(http_port, server_env(&env, http_port, 0, extra));
-
-    for (int i = 0; i < PER_IP_LIMIT; i++) {
-        fds[i] = fault_connect(http_port, false);
-        ck_assert_msg(fds[i] >= 0, "idle connection %d refused", i + 1);
-    }
-    mail_sleep_ms(300); /* accepted by the server, not only by the kernel */
-
-    int extra_fd = fault_connect(http_port, false);
-    ck_assert_msg(extra_fd >= 0, "the kernel refused the 6th connection");
-    long long deadline = mail_now_ms() + mail_scaled_ms(3000);
-    bool is_closed = false;
-    while (!(is_closed = fault_is_closed_by_peer(extra_fd)) && mail_now_ms() < deadline)
-        mail_sleep_ms(20);
-    close(extra_fd);
-    ck_assert_msg(is_closed, "the 6th simultaneous connection from 127.0.0.1 was kept open");
-
-    /* A request on a 6th connection gets no answer either. */
-    struct http_response resp;
-    bool is_answered = http_request(http_port, "GET", "/healthz", NULL, NULL, 0, &resp);
-    http_response_free(&resp);
-    ck_assert_msg(!is_answered, "a 6th connection was served while 5 are open");
-    for (int i = 0; i < PER_IP_LIMIT; i++)
-        ck_assert_msg(!fault_is_closed_by_peer(fds[i]), "idle connection %d was closed", i + 1);
-
-    /* One of the five leaves: there is room again. */
-    close(fds[0]);
-    deadline = mail_now_ms() + mail_scaled_ms(3000);
-    int status = 0;
-    while (status != 200 && mail_now_ms() < deadline) {
-        if (http_request(http_port, "GET", "/healthz", NULL, NULL, 0, &resp))
-            status = resp.status;
-        http_response_free(&resp);
-        if (status != 200)
-            mail_sleep_ms(50);
-    }
-    ck_assert_msg(status == 200, "no room for a new connection after one of the five closed");
-    for (int i = 1; i < PER_IP_LIMIT; i++)
-        close(fds[i]);
-    assert_exit_0(pid, "server");
-}
-END_TEST
-
 /* ---- 8. SMTP outage ---- */
 
 #define OUTAGE_SIGNUPS 20
@@ -1198,7 +1149,6 @@ static Suite *api_faults_suite(void)
     tcase_add_test(faults, test_faults_hash_queue_full_answers_503_busy_with_retry_after);
     tcase_add_test(faults, test_faults_flood_of_2000_connections_keeps_memory_bounded_and_serving);
     tcase_add_test(faults, test_faults_slowloris_connections_are_closed_and_server_keeps_serving);
-    tcase_add_test(faults, test_faults_per_ip_connection_limit);
     tcase_add_test(faults, test_faults_smtp_outage_of_minutes_is_absorbed);
     suite_add_tcase(s, faults);
     return s;

@@ -14,6 +14,7 @@ static const char *const ALL_VARIABLES[] = {
     "DB_PREPARED_STATEMENTS", "DATABASE_DIRECT_URL", "SWEEP_INTERVAL", "UNVERIFIED_ACCOUNT_TTL", "PASSWORD_RESET_URL", "PASSWORD_RESET_TTL", "PASSWORD_FORGOT_URL",
     "RATE_LIMIT_FORGOTS_PER_IP_HOUR", "SIGNIN_FAILURES_PER_ADDRESS_AND_CLIENT", "SIGNIN_FAILURES_PER_CLIENT",
     "SIGNIN_FAILURES_PER_ADDRESS", "SIGNIN_FAILURE_WINDOW", "PASSWORD_HASH_BACKEND",
+    "HASH_CONCURRENCY", "HASH_QUEUE_TIMEOUT_MS", "PER_IP_CONNECTION_LIMIT", "REQUEST_TIMEOUT",
 };
 
 static void clear_environment(void)
@@ -47,6 +48,11 @@ START_TEST(test_config_defaults_when_nothing_is_set)
     ck_assert_int_eq(cfg.password_reset_ttl_s, 3600);
     ck_assert_int_eq(cfg.unverified_account_ttl_s, 7 * 86400);
     ck_assert_str_eq(cfg.password_reset_url, "http://localhost:8081/reset-password.html");
+    /* Slow and greedy clients are bounded out of the box (README "Under load"). */
+    ck_assert_int_eq(cfg.max_connections, 0); /* = what the process can hold */
+    ck_assert_int_eq(cfg.per_ip_connection_limit, 128);
+    ck_assert_int_eq(cfg.connection_timeout_s, 30);
+    ck_assert_int_eq(cfg.request_timeout_s, 10);
     config_free(&cfg);
 }
 END_TEST

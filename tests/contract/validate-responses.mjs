@@ -13,7 +13,8 @@
 // server matches) must be a documented path and the method one of its
 // operations, or else the answer must be the document's x-unmatched-requests
 // response (404 for unknown paths, 405 with the right Allow for other
-// methods). The status must be listed explicitly for the operation (no
+// methods); a 503 whose code is in x-connection-refusals must be its response
+// whatever the path. The status must be listed explicitly for the operation (no
 // `default`, no ranges); Content-Type must match a documented media type (no
 // body and no Content-Type when none is documented); JSON bodies must validate
 // (Ajv, JSON Schema 2020-12, strict, formats); every required header must be
@@ -299,6 +300,16 @@ function checkResponse(ctx, ex, response, problems) {
   }
 }
 
+// The problem+json `code` of a body, or undefined.
+function problemCode(body) {
+  try {
+    const value = JSON.parse(body ?? '');
+    return typeof value?.code === 'string' ? value.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function checkExchange(ctx, ex) {
   const { spec, routes } = ctx;
   const problems = [];
@@ -307,6 +318,7 @@ function checkExchange(ctx, ex) {
   const route = normalised === null ? undefined : routes.find((r) => r.re.test(normalised));
   const unmatched = spec['x-unmatched-requests'] ?? {};
   const transport = spec['x-transport-responses'];
+  const refusals = spec['x-connection-refusals'];
 
   // libmicrohttpd's own answers: listed statuses, and none of the service's marks.
   if (
@@ -316,6 +328,14 @@ function checkExchange(ctx, ex) {
     ex.headers['content-type'] === undefined
   ) {
     return { label: '(transport-level response)', problems };
+  }
+
+  // A connection over a limit: the same refusal on every path and method.
+  const refusalCode = ex.status === 503 ? problemCode(ex.body) : undefined;
+  if (refusals?.response && Array.isArray(refusals.codes) && refusals.codes.includes(refusalCode)) {
+    const label = `(connection refused: ${refusalCode})`;
+    checkResponse(ctx, ex, deref(spec, refusals.response), problems);
+    return { label, problems };
   }
 
   if (route === undefined) {

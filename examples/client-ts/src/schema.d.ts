@@ -503,7 +503,7 @@ export interface components {
          * @description Stable top-level error codes.
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "invalid_credentials" | "email_not_verified" | "unauthorized" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error";
+        ProblemCode: "validation_failed" | "malformed_json" | "body_not_object" | "wrong_field_type" | "token_required" | "invalid_token" | "token_expired" | "invalid_credentials" | "email_not_verified" | "unauthorized" | "payload_too_large" | "unsupported_media_type" | "not_found" | "method_not_allowed" | "rate_limited" | "service_busy" | "service_unavailable" | "internal_error" | "too_many_connections" | "server_at_capacity";
         /**
          * @description Stable field error codes (`wrong_type` only in `wrong_field_type`, the others only in `validation_failed`).
          * @enum {string}
@@ -752,6 +752,28 @@ export interface components {
             /** @constant */
             code?: "service_unavailable";
         };
+        TooManyConnectionsProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/too_many_connections";
+            /** @constant */
+            title?: "Too many connections from your address";
+            /** @constant */
+            status?: 503;
+            /** @constant */
+            code?: "too_many_connections";
+        };
+        ServerAtCapacityProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/server_at_capacity";
+            /** @constant */
+            title?: "The service is at capacity";
+            /** @constant */
+            status?: 503;
+            /** @constant */
+            code?: "server_at_capacity";
+        };
         InternalErrorProblem: components["schemas"]["Problem"] & {
             /** @constant */
             type?: "/problems/internal_error";
@@ -915,6 +937,26 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+            };
+        };
+        /**
+         * @description The connection is over a limit (see `x-connection-refusals`); nothing was done.
+         *     `too_many_connections`: its client address holds `PER_IP_CONNECTION_LIMIT` connections
+         *     already. `server_at_capacity`: `MAX_CONNECTIONS` are open.
+         */
+        ConnectionRefused: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                "Retry-After": components["headers"]["RetryAfterConnectionRefused"];
+                Connection: components["headers"]["ConnectionClose"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["TooManyConnectionsProblem"] | components["schemas"]["ServerAtCapacityProblem"];
             };
         };
         /**
@@ -1353,6 +1395,10 @@ export interface components {
         RetryAfterRateLimited: number;
         /** @description Seconds until the sign-in failure window (`SIGNIN_FAILURE_WINDOW`, 60–86400, default 900) ends. */
         RetryAfterSignInThrottled: number;
+        /** @description Seconds to wait before retrying: 5 for `too_many_connections`, 2 for `server_at_capacity`. */
+        RetryAfterConnectionRefused: 2 | 5;
+        /** @description The connection is closed after this response. */
+        ConnectionClose: "close";
         /** @description Seconds to wait before retrying. */
         RetryAfterUnavailable: 5;
         /** @description The scheme to authenticate with (RFC 6750): `Bearer`, the same for every reason, so a token's state is not revealed. */
