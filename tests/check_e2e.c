@@ -20,13 +20,22 @@ static void e2e_setup(void)
 {
     const char *base = getenv("TEST_HTTP_PORT");
     int port = (base ? atoi(base) : 18080) + 30;
-    static char cors[128], verify_url[128];
+    static char cors[128], verify_url[128], reset_url[128], forgot_url[128];
     snprintf(api_url, sizeof api_url, "http://localhost:%d", port);
     snprintf(spa_url, sizeof spa_url, "http://localhost:%d", port + 1);
     snprintf(cors, sizeof cors, "CORS_ALLOWED_ORIGINS=%s", spa_url);
     snprintf(verify_url, sizeof verify_url, "VERIFY_URL=%s/verify.html", spa_url);
-    const char *env[] = {cors, verify_url, "OUTBOX_POLL_INTERVAL_MS=200", "RESEND_PER_MINUTE=10",
-                         "RESEND_PER_HOUR=100", NULL};
+    /* The reset email must open the SPA's page, which the browser journey follows. */
+    snprintf(reset_url, sizeof reset_url, "PASSWORD_RESET_URL=%s/reset-password.html", spa_url);
+    snprintf(forgot_url, sizeof forgot_url, "PASSWORD_FORGOT_URL=%s/forgot-password.html", spa_url);
+    const char *env[] = {cors,
+                         verify_url,
+                         reset_url,
+                         forgot_url,
+                         "OUTBOX_POLL_INTERVAL_MS=200",
+                         "RESEND_PER_MINUTE=10",
+                         "RESEND_PER_HOUR=100",
+                         NULL};
     const char *log = getenv("TEST_SERVER_LOG") ? getenv("TEST_SERVER_LOG") : "build/test-output/server.log";
     server_pid = test_server_start(port, env, log);
     if (server_pid < 0)

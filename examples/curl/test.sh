@@ -13,7 +13,8 @@
 #     a fresh address for this run; someone-else@lintasarta.co.id -> another
 #     fresh address (never signed up); $TOKEN -> the token of the link in the
 #     verification email sent to the first one (read from TEST_MAIL_DIR,
-#     waiting up to MAIL_TIMEOUT seconds, default 30); $SESSION -> the
+#     waiting up to MAIL_TIMEOUT seconds, default 30); $RESET_TOKEN -> the
+#     same from its "Reset your password" email; $SESSION -> the
 #     session_token of the latest answer that had one (a POST /signin 200).
 # Environment: API_URL and TEST_MAIL_DIR (required); TEST_OUTPUT_DIR (optional)
 # gets each response as curl-examples/NN.txt.
@@ -119,21 +120,26 @@ parse_readme() {
   fi
 }
 
-# --- the verification token -------------------------------------------------------------
+# --- the verification and reset tokens ---------------------------------------------------
 
 TOKEN=
+RESET_TOKEN=
+VERIFY_SUBJECT='Verify your email address'
+RESET_SUBJECT='Reset your password'
 
-# Prints the token of the verification link in the text part of the newest
-# email to $1 in TEST_MAIL_DIR; fails when there is none (yet).
+# Prints the token of the link in the text part of the newest email to $1
+# with Subject $2 in TEST_MAIL_DIR; fails when there is none (yet).
 token_from_mail() {
-  /usr/bin/env python3 - "$TEST_MAIL_DIR" "$1" <<'PY'
+  /usr/bin/env python3 - "$TEST_MAIL_DIR" "$1" "$2" <<'PY'
 import email, email.policy, glob, os, re, sys, urllib.parse
 
-directory, address = sys.argv[1], sys.argv[2].lower()
+directory, address, subject = sys.argv[1], sys.argv[2].lower(), sys.argv[3]
 for path in sorted(glob.glob(os.path.join(directory, "*.eml")), reverse=True):
     with open(path, "rb") as f:
         msg = email.message_from_binary_file(f, policy=email.policy.default)
     if address not in (v.strip().lower() for v in msg.get_all("X-Envelope-To", [])):
+        continue
+    if msg.get("Subject", "") != subject:
         continue
     part = msg.get_body(preferencelist=("plain",))
     if part is None:
@@ -149,16 +155,18 @@ sys.exit(1)
 PY
 }
 
+# Sets the variable named $1 to the token of the newest email with Subject $2.
 wait_for_token() {
-  local deadline=$((SECONDS + MAIL_TIMEOUT))
-  until TOKEN=$(token_from_mail "$FRESH_EMAIL"); do
+  local deadline=$((SECONDS + MAIL_TIMEOUT)) found
+  until found=$(token_from_mail "$FRESH_EMAIL" "$2"); do
     if ((SECONDS >= deadline)); then
-      echo "curl-examples: no verification email to $FRESH_EMAIL in $TEST_MAIL_DIR within ${MAIL_TIMEOUT}s" \
-        "(the sign-up example must come before the first example using \$TOKEN)" >&2
+      echo "curl-examples: no \"$2\" email to $FRESH_EMAIL in $TEST_MAIL_DIR within ${MAIL_TIMEOUT}s" \
+        "(the example that sends it must come before the first example using \$$1)" >&2
       return 1
     fi
     sleep 0.2
   done
+  printf -v "$1" '%s' "$found"
 }
 
 # --- the session token ------------------------------------------------------------------
@@ -183,7 +191,7 @@ run_example() {
   command=${command//"$README_OTHER_EMAIL"/$OTHER_EMAIL}
   # A function named curl takes precedence over the binary inside the snippet.
   # shellcheck disable=SC2016 # expanded by the inner shell
-  RESPONSE_FILE=$response TOKEN=$TOKEN SESSION=$SESSION bash -o pipefail -c '
+  RESPONSE_FILE=$response TOKEN=$TOKEN RESET_TOKEN=$RESET_TOKEN SESSION=$SESSION bash -o pipefail -c '
     curl() { command curl --silent --show-error --max-time 30 --output "$RESPONSE_FILE" --write-out "%{http_code}" "$@"; }
     '"$command"
 }
@@ -211,7 +219,13 @@ for i in "${!ex_commands[@]}"; do
   response=$WORK/$n.txt
   : >"$response"
 
-  if [[ ${ex_commands[$i]} == *TOKEN* ]] && [ -z "$TOKEN" ] && ! wait_for_token; then
+  if [[ ${ex_commands[$i]} == *\$TOKEN* ]] && [ -z "$TOKEN" ] && ! wait_for_token TOKEN "$VERIFY_SUBJECT"; then
+    failed+=("$where")
+    echo "not ok $n $where: no token for: ${ex_commands[$i]}"
+    continue
+  fi
+
+  if [[ ${ex_commands[$i]} == *\$RESET_TOKEN* ]] && [ -z "$RESET_TOKEN" ] && ! wait_for_token RESET_TOKEN "$RESET_SUBJECT"; then
     failed+=("$where")
     echo "not ok $n $where: no token for: ${ex_commands[$i]}"
     continue

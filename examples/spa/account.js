@@ -1,7 +1,8 @@
 // The account page: shows who the stored session token belongs to
-// (GET /session) and ends sessions (POST /signout, /signout/all). Without a
-// token, or when the API answers 401 (expired, revoked, unknown), it sends
-// you back to the Sign In page. All API text goes in with textContent.
+// (GET /session), ends sessions (POST /signout, /signout/all) and changes the
+// password (POST /password/change). Without a token, or when the API answers
+// 401 unauthorized (expired, revoked, unknown), it sends you back to the Sign
+// In page. All API text goes in with textContent.
 (function () {
   'use strict';
 
@@ -14,6 +15,14 @@
   var retryButton = document.getElementById('retry-button');
   var signOutButton = document.getElementById('signout-button');
   var signOutAllButton = document.getElementById('signout-all-button');
+  var changeForm = document.getElementById('change-form');
+  var changeBanner = document.getElementById('change-banner');
+  var changeSubmit = document.getElementById('change-submit');
+  var currentPassword = document.getElementById('current_password');
+  var newPassword = document.getElementById('new_password');
+  var newPasswordConfirm = document.getElementById('new_password_confirm');
+  var changeErrors = api.fieldErrors(changeForm, ['current_password', 'new_password', 'new_password_confirm']);
+  var hideNewPassword = api.bindPasswordToggle(document.getElementById('new_password-toggle'), newPassword);
 
   // replace(), not assign(): Back must not return to a page of a session that is over.
   function toSignIn(reason) {
@@ -45,6 +54,7 @@
     document.getElementById('account-details').hidden = false;
     document.getElementById('session-expiry').hidden = !session.expires_at;
     document.getElementById('account-actions').hidden = false;
+    document.getElementById('change-password').hidden = false;
     card.dataset.state = 'signed_in';
     card.setAttribute('aria-busy', 'false');
   }
@@ -96,6 +106,74 @@
     api.showBanner(banner, api.describeProblem(result));
   }
 
+  function setChangeBusy(isBusy) {
+    changeSubmit.disabled = isBusy;
+    changeSubmit.textContent = isBusy ? 'Changing…' : 'Change password';
+    changeForm.setAttribute('aria-busy', isBusy ? 'true' : 'false');
+  }
+
+  async function onChangePassword(event) {
+    event.preventDefault();
+    if (changeSubmit.disabled) return;
+    var token = api.session.token();
+    if (!token) {
+      toSignIn('');
+      return;
+    }
+    changeErrors.clearAll();
+    api.clearBanner(changeBanner);
+    // Checked here only: the API gets one new password and cannot know about the second.
+    if (newPasswordConfirm.value !== newPassword.value) {
+      changeErrors.add('new_password_confirm', 'does not match the new password', 'password_mismatch');
+      newPasswordConfirm.focus();
+      return;
+    }
+    setChangeBusy(true);
+    var result = await api.request('POST', '/password/change',
+      { current_password: currentPassword.value, new_password: newPassword.value }, token);
+    setChangeBusy(false);
+    var body = result.body && typeof result.body === 'object' ? result.body : {};
+    if (result.status === 200) {
+      changeForm.reset();
+      hideNewPassword();
+      api.showBanner(changeBanner, {
+        title: 'Password changed; other sessions were signed out.',
+        detail: 'Use your new password the next time you sign in.'
+      }, 'info');
+      return;
+    }
+    if (result.status === 401 && body.code === 'invalid_credentials') {
+      // The session is fine; only the current password was wrong.
+      changeErrors.add('current_password', 'is incorrect', 'invalid_credentials');
+      api.showBanner(changeBanner, { title: 'Your current password is incorrect.', detail: 'Check it and try again.' });
+      currentPassword.value = '';
+      currentPassword.focus();
+      return;
+    }
+    if (result.status === 401) {
+      api.session.clear();
+      toSignIn('session_ended');
+      return;
+    }
+    if (result.status === 422 && changeErrors.show(body.errors) > 0) {
+      api.showBanner(changeBanner, { title: 'Please correct the fields marked below.', detail: '' });
+      changeErrors.focusFirst();
+      return;
+    }
+    if (result.status === 429) {
+      // Wrong current passwords count as failed sign-ins; their window is minutes long.
+      api.showBanner(changeBanner, {
+        title: 'Too many attempts.',
+        detail: result.retryAfter !== null
+          ? 'For your security, please try again in ' + api.plural(Math.max(1, Math.ceil(result.retryAfter / 60)), 'minute') + '.'
+          : 'For your security, please try again later.'
+      });
+      return;
+    }
+    api.showBanner(changeBanner, api.describeProblem(result));
+  }
+
+  changeForm.addEventListener('submit', onChangePassword);
   signOutButton.addEventListener('click', function () { signOut('/signout', 'signed_out'); });
   signOutAllButton.addEventListener('click', function () { signOut('/signout/all', 'signed_out_everywhere'); });
   retryButton.addEventListener('click', function () {

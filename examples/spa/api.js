@@ -155,6 +155,59 @@
     return function () { set(false); };
   }
 
+  /**
+   * The error lists of a form's fields, for the pages that came after the
+   * sign-up and sign-in pages. Each name in fields has an input #<name>, a
+   * list #<name>-errors and a wrapper [data-field="<name>"] in form; the
+   * names are the API's field names, so a 422's errors land under their
+   * inputs. Returns { clear(name), clearAll(), add(name, message, code),
+   * show(errors) (how many of the API's {field, code, message} it placed),
+   * focusFirst() }.
+   */
+  function fieldErrors(form, fields) {
+    function wrapper(name) {
+      return form.querySelector('[data-field="' + name + '"]');
+    }
+    function clear(name) {
+      document.getElementById(name + '-errors').replaceChildren();
+      document.getElementById(name).removeAttribute('aria-invalid');
+      wrapper(name).classList.remove('invalid');
+    }
+    function add(name, message, code) {
+      var item = document.createElement('li');
+      item.textContent = message;
+      if (code) item.dataset.code = code;
+      document.getElementById(name + '-errors').appendChild(item);
+      document.getElementById(name).setAttribute('aria-invalid', 'true');
+      wrapper(name).classList.add('invalid');
+    }
+    fields.forEach(function (name) {
+      document.getElementById(name).addEventListener('input', function () { clear(name); });
+    });
+    return {
+      clear: clear,
+      clearAll: function () { fields.forEach(clear); },
+      add: add,
+      show: function (errors) {
+        var placed = 0;
+        (Array.isArray(errors) ? errors : []).forEach(function (error) {
+          var name = error && typeof error.field === 'string' ? error.field : '';
+          if (fields.indexOf(name) < 0) return;
+          add(name, typeof error.message === 'string' && error.message ? error.message : 'is invalid',
+            typeof error.code === 'string' ? error.code : '');
+          placed++;
+        });
+        return placed;
+      },
+      focusFirst: function () {
+        var first = fields.filter(function (name) {
+          return document.getElementById(name).getAttribute('aria-invalid') === 'true';
+        })[0];
+        if (first) document.getElementById(first).focus();
+      }
+    };
+  }
+
   // After a resend the API sends nothing more to that address for a minute
   // (RESEND_PER_MINUTE=1, emails beyond the sign-up's own), and its 202 is
   // the same whether or not it sent: so the button says when asking again can
@@ -224,6 +277,7 @@
   window.SignupApi = {
     session: session,
     plural: plural,
+    fieldErrors: fieldErrors,
     bindPasswordToggle: bindPasswordToggle,
     startResendCooldown: startResendCooldown,
     apiUrl: apiUrl,

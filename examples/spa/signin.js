@@ -8,11 +8,12 @@
   var api = window.SignupApi;
   var FIELDS = ['email', 'password'];
   var ACCOUNT_PAGE = 'account.html';
-  // Why the account page sent us here (account.js sets ?reason=).
+  // Why the account page (account.js) or the reset page (reset.js) sent us here (?reason=).
   var REASONS = {
     signed_out: { title: 'You have signed out.', detail: '' },
     signed_out_everywhere: { title: 'You have signed out everywhere.', detail: 'Every session of your account has ended.' },
-    session_ended: { title: 'Your session has ended.', detail: 'Please sign in again.' }
+    session_ended: { title: 'Your session has ended.', detail: 'Please sign in again.' },
+    password_reset: { title: 'Your password has been changed.', detail: 'Sign in with your new password.' }
   };
 
   var form = document.getElementById('signin-form');

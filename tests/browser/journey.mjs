@@ -8,12 +8,19 @@
 // its Sign In button → a wrong password → the right one → the account page
 // with the name → Sign Out → the account page sends you back to Sign In (also
 // with the revoked token put back: the API's 401) → sign in again → "Sign out
-// everywhere".
+// everywhere" → "Forgot password?" → "Check your email" → the reset email's
+// "Reset Your Password" link → reset-password.html (nothing sent on load) →
+// "must include the symbol", then two passwords that differ → "Password
+// changed" → Sign In: the old password fails, the new one works → Change
+// password on the account page (a wrong current password, a weak new one,
+// then 200: "other sessions were signed out", and another session is over)
+// → signed in with the changed password → the used reset link is refused.
 //
 // Environment (all required; see run.sh):
 //   API_URL          the running signup-api, e.g. http://localhost:18090; its
-//                    CORS_ALLOWED_ORIGINS must include SPA_URL and its VERIFY_URL
-//                    must be ${SPA_URL}/verify.html
+//                    CORS_ALLOWED_ORIGINS must include SPA_URL, its VERIFY_URL
+//                    must be ${SPA_URL}/verify.html and its PASSWORD_RESET_URL
+//                    ${SPA_URL}/reset-password.html
 //   SPA_URL          the origin this script serves examples/spa on, e.g.
 //                    http://localhost:18091 (must differ from API_URL's origin)
 //   TEST_MAIL_DIR    where scripts/mail-catcher.py saves .eml files
@@ -45,6 +52,8 @@ const CHROMIUM_ARGS = [
 ];
 const STEP_TIMEOUT_MS = 15000;
 const MAIL_WAIT_MS = Number(process.env.MAIL_WAIT_MS || 30000);
+const FORGOT_MESSAGE = 'If an account uses this address, we have sent it an email with a link to reset the password.';
+const RESET_MESSAGE = 'Your password has been changed. You can now sign in with your new password.';
 const SUCCESS_MESSAGE =
   'Congratulations Your account has been successfully created!. Please check your email for your account verification.';
 
@@ -163,7 +172,8 @@ function headerValues(block, name) {
   return [...block.matchAll(re)].map((m) => m[1].trim());
 }
 
-async function findMailFor(recipient) {
+// The saved emails to recipient, oldest first; only those with this Subject when subject is given.
+async function findMailFor(recipient, subject) {
   let names;
   try {
     names = (await readdir(mailDir)).filter((n) => n.endsWith('.eml')).sort();
@@ -175,8 +185,10 @@ async function findMailFor(recipient) {
   for (const name of names) {
     const file = path.join(mailDir, name);
     const text = await readFile(file, 'utf8');
-    const tos = headerValues(headerBlock(text), 'X-Envelope-To');
-    if (tos.some((to) => to.toLowerCase() === recipient.toLowerCase())) found.push({ file, text });
+    const head = headerBlock(text);
+    const tos = headerValues(head, 'X-Envelope-To');
+    if (!tos.some((to) => to.toLowerCase() === recipient.toLowerCase())) continue;
+    if (subject === undefined || headerValues(head, 'Subject').includes(subject)) found.push({ file, text });
   }
   return found;
 }
@@ -229,10 +241,11 @@ function htmlParts(eml) {
   return parts;
 }
 
-function verifyButtonHref(eml) {
+// The href of the link whose text is label in the HTML part.
+function buttonHref(eml, label) {
   for (const html of htmlParts(eml)) {
     for (const m of html.matchAll(/<a\b[^>]*\bhref="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi)) {
-      if (htmlUnescape(m[2].replace(/<[^>]*>/g, '')).trim() === 'Verify Your Email Address') {
+      if (htmlUnescape(m[2].replace(/<[^>]*>/g, '')).trim() === label) {
         return htmlUnescape(m[1]);
       }
     }
@@ -308,6 +321,8 @@ async function main() {
   const email = `browser-${stamp}-${randomBytes(3).toString('hex')}@lintasarta.co.id`;
   const weakPassword = 'Passw0rdXyz';
   const goodPassword = `Str0ng!Pass-${randomBytes(6).toString('hex')}`;
+  const resetPassword = `N3w!Pass-${randomBytes(6).toString('hex')}`;
+  const changedPassword = `Ch4nged!Pass-${randomBytes(6).toString('hex')}`;
 
   const server = await startSpaServer();
   const profile = await mkdtemp(path.join(tmpdir(), 'signup-journey-chromium-'));
@@ -459,12 +474,12 @@ async function main() {
     // 5. The verification email.
     const deadline = Date.now() + MAIL_WAIT_MS;
     let mails = [];
-    while ((mails = await findMailFor(email)).length === 0 && Date.now() < deadline) {
+    while ((mails = await findMailFor(email, 'Verify your email address')).length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
     }
     check(mails.length > 0, `no email for ${email} in ${mailDir} after ${MAIL_WAIT_MS / 1000} s (is the mail catcher running and SMTP_* pointing at it?)`);
     // Delivery is at-least-once, so a duplicate (same link) is possible: take the first.
-    const link = verifyButtonHref(mails[0].text);
+    const link = buttonHref(mails[0].text, 'Verify Your Email Address');
     check(link, `no "Verify Your Email Address" link in the HTML part of ${mails[0].file}`);
     check(
       link.startsWith(`${SPA}/verify.html?token=`),
@@ -595,6 +610,160 @@ async function main() {
     failIfPageBroke();
     const shotEverywhere = await screenshot(page, '11-signed-out-everywhere.png');
     pass(`signed in again; "Sign out everywhere" → POST /signout/all 204 → "You have signed out everywhere" (${shotEverywhere})`);
+
+    // 13. "Forgot password?" on the Sign In page: the form, then "Check your email" with the API's message.
+    await page.getByRole('link', { name: 'Forgot password?' }).click();
+    await page.waitForURL(`${SPA}/forgot-password.html`);
+    await expectVisible(page.getByRole('heading', { name: 'Forgot your password?', level: 1 }), 'the "Forgot your password?" heading');
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByRole('button', { name: 'Send reset link' }).click();
+    await expectText(page.locator('#sent-title'), /^Check your email$/, 'the heading after asking for a reset email');
+    await expectText(page.locator('#sent-message'), new RegExp(`^${FORGOT_MESSAGE.replace(/[.]/g, '\\.')}$`), 'the message after asking');
+    calls = await apiCallLog(apiCalls);
+    const forgotCalls = calls.filter((c) => c.method === 'POST' && c.url === `${API}/password/forgot`);
+    check(forgotCalls.length === 1 && forgotCalls[0].status === 202 && forgotCalls[0].allowOrigin === SPA,
+      `expected one POST ${API}/password/forgot answered 202 cross-origin, saw ${forgotCalls.map((c) => c.status).join(', ')}`);
+    failIfPageBroke();
+    const shotForgot = await screenshot(page, '12-forgot-check-your-email.png');
+    pass(`"Forgot password?" → forgot-password.html → POST /password/forgot 202 → "Check your email" with the API's message (${shotForgot})`);
+
+    // 14. The reset email, and its "Reset Your Password" button.
+    const resetDeadline = Date.now() + MAIL_WAIT_MS;
+    let resetMails = [];
+    while ((resetMails = await findMailFor(email, 'Reset your password')).length === 0 && Date.now() < resetDeadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    check(resetMails.length > 0, `no "Reset your password" email for ${email} in ${mailDir} after ${MAIL_WAIT_MS / 1000} s`);
+    const resetLink = buttonHref(resetMails[0].text, 'Reset Your Password');
+    check(resetLink, `no "Reset Your Password" link in the HTML part of ${resetMails[0].file}`);
+    check(
+      resetLink.startsWith(`${SPA}/reset-password.html?token=`),
+      `the reset email links to ${resetLink.replace(/token=.*/, 'token=…')}, not ${SPA}/reset-password.html?token=… (start signup-api with PASSWORD_RESET_URL=${SPA}/reset-password.html)`,
+    );
+    pass(`reset email arrived (${path.basename(resetMails[0].file)}); its "Reset Your Password" button links to ${SPA}/reset-password.html?token=…`);
+
+    // 15. Opening the link sends nothing; the password rules and the second field are checked.
+    const resetCallsOf = async () =>
+      (await apiCallLog(apiCalls)).filter((c) => c.method === 'POST' && c.url === `${API}/password/reset`);
+    await page.goto(resetLink, { waitUntil: 'load' });
+    await expectVisible(page.getByRole('heading', { name: 'Choose a new password', level: 1 }), 'the "Choose a new password" heading');
+    await new Promise((r) => setTimeout(r, 500));
+    const loadCalls = (await apiCallLog(apiCalls)).filter((c) => c.url.startsWith(`${API}/password/`) && c.url !== `${API}/password/forgot`);
+    check(loadCalls.length === 0, `opening the reset link called the API: ${JSON.stringify(loadCalls.map((c) => `${c.method} ${c.url}`))}`);
+    await page.getByLabel('New password', { exact: true }).fill('N3wPassw0rdNoSymbol');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('N3wPassw0rdNoSymbol');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#password-errors'), /must include the symbol/, 'the warning under the new password');
+    check(page.url() === resetLink, `a rejected password left the reset page for ${page.url()}`);
+    await page.getByLabel('New password', { exact: true }).fill(resetPassword);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(`${resetPassword}x`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#password_confirm-errors'), /does not match/, 'the warning under the second password');
+    const rulesCalls = await resetCallsOf();
+    check(rulesCalls.length === 1 && rulesCalls[0].status === 422 && rulesCalls[0].allowOrigin === SPA,
+      `expected one POST ${API}/password/reset answered 422 (the mismatch must not be sent), saw ${rulesCalls.map((c) => c.status).join(', ')}`);
+    failIfPageBroke();
+    const shotRules = await screenshot(page, '13-reset-password-rules.png');
+    pass(`reset-password.html sent nothing on load; "must include the symbol" (API 422), then "does not match" (not sent) (${shotRules})`);
+
+    // 16. The new password twice: "Password changed", and a Sign In button.
+    await page.getByLabel('Confirm new password', { exact: true }).fill(resetPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#reset-title'), /^Password changed$/, 'the heading after resetting');
+    await expectText(page.locator('#reset-message'), new RegExp(`^${RESET_MESSAGE.replace(/[.]/g, '\\.')}$`), 'the message after resetting');
+    await expectVisible(page.getByRole('link', { name: 'Sign In', exact: true }), 'the "Sign In" button after resetting');
+    const resetCalls = await resetCallsOf();
+    check(resetCalls.map((c) => c.status).join(',') === '422,200', `POST /password/reset statuses were ${resetCalls.map((c) => c.status).join(', ')}, expected 422, 200`);
+    failIfPageBroke();
+    const shotReset = await screenshot(page, '14-password-changed.png');
+    pass(`the new password twice → POST /password/reset 200 → "Password changed" with a Sign In button (${shotReset})`);
+
+    // 17. Sign In: the old password fails, the new one opens the account page.
+    await page.getByRole('link', { name: 'Sign In', exact: true }).click();
+    await page.waitForURL(`${SPA}/signin.html?reason=password_reset`);
+    await expectText(page.locator('#banner'), /Your password has been changed/, 'the banner after resetting');
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(goodPassword);
+    await page.getByRole('button', { name: 'Sign In' }).click();
+    await expectText(page.locator('#banner'), /The email or password is incorrect/, 'the banner for the old password');
+    await page.getByLabel('Password', { exact: true }).fill(resetPassword);
+    await page.getByRole('button', { name: 'Sign In' }).click();
+    await page.waitForURL(`${SPA}/account.html`).catch(async () => {
+      throw new StepFailure(`the new password did not open account.html (at ${page.url()}); banner: ${JSON.stringify(await bannerText(page))}`);
+    });
+    await expectText(page.locator('#account-full-name'), /^Browser Journey$/, 'the name on the account page');
+    calls = await apiCallLog(apiCalls);
+    const afterReset = calls.filter((c) => c.method === 'POST' && c.url === `${API}/signin`).slice(-2).map((c) => c.status);
+    check(afterReset.join(',') === '401,200', `POST /signin after the reset: ${afterReset.join(', ')}, expected 401 (old password), 200 (new)`);
+    failIfPageBroke();
+    pass('signin.html says "Your password has been changed"; the old password is refused, the new one opens the account page');
+
+    // 18. Change password on the account page.
+    const otherSignIn = await fetch(`${API}/signin`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password: resetPassword }),
+    });
+    check(otherSignIn.status === 200, `signing in a second session for the change answered ${otherSignIn.status}`);
+    const otherToken = (await otherSignIn.json()).session_token;
+    await expectVisible(page.getByRole('heading', { name: 'Change password', level: 2 }), 'the "Change password" section');
+    await page.getByLabel('Current password', { exact: true }).fill(`${resetPassword}-wrong`);
+    await page.getByLabel('New password', { exact: true }).fill(changedPassword);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(changedPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#change-banner'), /current password is incorrect/i, 'the banner for a wrong current password');
+    await page.getByLabel('Current password', { exact: true }).fill(resetPassword);
+    await page.getByLabel('New password', { exact: true }).fill('Ch4ngedNoSymbol');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('Ch4ngedNoSymbol');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#new_password-errors'), /must include the symbol/, 'the warning under the new password');
+    failIfPageBroke();
+    const shotChangeRules = await screenshot(page, '15-change-password-rules.png');
+    await page.getByLabel('New password', { exact: true }).fill(changedPassword);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(changedPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#change-banner'), /Password changed; other sessions were signed out/, 'the banner after changing the password');
+    check(page.url() === `${SPA}/account.html`, `changing the password left the account page for ${page.url()}`);
+    calls = await apiCallLog(apiCalls);
+    const changeCalls = calls.filter((c) => c.method === 'POST' && c.url === `${API}/password/change`);
+    check(changeCalls.map((c) => c.status).join(',') === '401,422,200' && changeCalls.every((c) => c.allowOrigin === SPA),
+      `POST /password/change statuses were ${changeCalls.map((c) => c.status).join(', ')}, expected 401, 422, 200 cross-origin`);
+    const storedNow = (await sessionEntries(page))[0]?.[1];
+    check(storedNow && changeCalls.every((c) => c.authorization === `Bearer ${storedNow}`),
+      'POST /password/change was not sent with "Authorization: Bearer <the stored token>"');
+    failIfPageBroke();
+    const shotChanged = await screenshot(page, '16-password-changed-on-account.png');
+    const otherAfter = await fetch(`${API}/session`, { headers: { Authorization: `Bearer ${otherToken}` } });
+    check(otherAfter.status === 401, `another session answered ${otherAfter.status} after the change, not 401`);
+    await page.reload({ waitUntil: 'load' });
+    await expectText(page.locator('#account-full-name'), /^Browser Journey$/, 'the name after the change (this session stays)');
+    failIfPageBroke();
+    pass(`Change password: "current password is incorrect" (401), "must include the symbol" (422, ${shotChangeRules}), then 200 "other sessions were signed out"; this session stays, another is over (${shotChanged})`);
+
+    // 19. Signed out, the changed password signs in and the reset one does not; the used reset link is refused.
+    await page.getByRole('button', { name: 'Sign Out', exact: true }).click();
+    await page.waitForURL(`${SPA}/signin.html?reason=signed_out`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(resetPassword);
+    await page.getByRole('button', { name: 'Sign In' }).click();
+    await expectText(page.locator('#banner'), /The email or password is incorrect/, 'the banner for the password before the change');
+    await page.getByLabel('Password', { exact: true }).fill(changedPassword);
+    await page.getByRole('button', { name: 'Sign In' }).click();
+    await page.waitForURL(`${SPA}/account.html`);
+    await expectText(page.locator('#account-full-name'), /^Browser Journey$/, 'the name after signing in with the changed password');
+    await page.goto(resetLink, { waitUntil: 'load' });
+    await page.getByLabel('New password', { exact: true }).fill(`${resetPassword}-again`);
+    await page.getByLabel('Confirm new password', { exact: true }).fill(`${resetPassword}-again`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expectText(page.locator('#reset-title'), /^This password reset link is not valid$/, 'the heading for a used link');
+    await expectVisible(page.getByRole('link', { name: 'Ask for a new email' }), 'the "Ask for a new email" link');
+    const lastReset = (await resetCallsOf()).at(-1);
+    check(lastReset && lastReset.status === 400, `the used link answered ${lastReset?.status}, not 400`);
+    failIfPageBroke();
+    const shotUsed = await screenshot(page, '17-reset-link-used.png');
+    await page.getByRole('link', { name: 'Ask for a new email' }).click();
+    await page.waitForURL(`${SPA}/forgot-password.html`);
+    pass(`the changed password signs in, the previous one does not; the used reset link → "not valid" → "Ask for a new email" (${shotUsed})`);
   } catch (e) {
     failed++;
     const step = passed + 1;

@@ -44,6 +44,9 @@ export type SignInOperation = paths["/signin"]["post"];
 export type SessionOperation = paths["/session"]["get"];
 export type SignOutOperation = paths["/signout"]["post"];
 export type SignOutEverywhereOperation = paths["/signout/all"]["post"];
+export type ForgotPasswordOperation = paths["/password/forgot"]["post"];
+export type ResetPasswordOperation = paths["/password/reset"]["post"];
+export type ChangePasswordOperation = paths["/password/change"]["post"];
 export type HealthzOperation = paths["/healthz"]["get"];
 export type ReadyzOperation = paths["/readyz"]["get"];
 export type MetricsOperation = paths["/metrics"]["get"];
@@ -55,6 +58,10 @@ export type SignUpRequest = JsonRequestBody<SignUpOperation>;
 export type ResendRequest = JsonRequestBody<ResendOperation>;
 /** What POST /signin accepts. */
 export type SignInRequest = JsonRequestBody<SignInOperation>;
+/** What POST /password/reset accepts. */
+export type ResetPasswordRequest = JsonRequestBody<ResetPasswordOperation>;
+/** What POST /password/change accepts. */
+export type ChangePasswordRequest = JsonRequestBody<ChangePasswordOperation>;
 
 /** The shape openapi-fetch resolves to (either member of its data/error union). */
 interface FetchOutcome {
@@ -93,6 +100,12 @@ export interface SignupClient {
   signOut(sessionToken: string): Promise<ApiResult<SignOutOperation>>;
   /** POST /signout/all with the session token — ends every session of the account (204). */
   signOutEverywhere(sessionToken: string): Promise<ApiResult<SignOutEverywhereOperation>>;
+  /** POST /password/forgot — always the same 202 for a well-formed address; a reset email goes to an existing account. */
+  forgotPassword(email: string): Promise<ApiResult<ForgotPasswordOperation>>;
+  /** POST /password/reset — the token of the reset email and a new password (200, or 400 invalid_token, 410, 422, …). */
+  resetPassword(body: ResetPasswordRequest): Promise<ApiResult<ResetPasswordOperation>>;
+  /** POST /password/change with the session token — 200 signs out every other session (401, 422, 429, …). */
+  changePassword(sessionToken: string, body: ChangePasswordRequest): Promise<ApiResult<ChangePasswordOperation>>;
   /** GET /healthz — liveness. */
   healthz(): Promise<ApiResult<HealthzOperation>>;
   /** GET /readyz — readiness (PostgreSQL reachable). */
@@ -127,6 +140,10 @@ export function createSignupClient(baseUrl: string, options: Omit<ClientOptions,
     signOut: (sessionToken) => byStatus<SignOutOperation>(raw.POST("/signout", { headers: bearer(sessionToken) })),
     signOutEverywhere: (sessionToken) =>
       byStatus<SignOutEverywhereOperation>(raw.POST("/signout/all", { headers: bearer(sessionToken) })),
+    forgotPassword: (email) => byStatus<ForgotPasswordOperation>(raw.POST("/password/forgot", { body: { email } })),
+    resetPassword: (body) => byStatus<ResetPasswordOperation>(raw.POST("/password/reset", { body })),
+    changePassword: (sessionToken, body) =>
+      byStatus<ChangePasswordOperation>(raw.POST("/password/change", { body, headers: bearer(sessionToken) })),
     healthz: () => byStatus<HealthzOperation>(raw.GET("/healthz")),
     readyz: () => byStatus<ReadyzOperation>(raw.GET("/readyz")),
     metrics: () => byStatus<MetricsOperation>(raw.GET("/metrics", { parseAs: "text", headers: { Accept: "text/plain" } })),

@@ -231,6 +231,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset email
+         * @description The same 202 and body for every well-formed address within the per-client limit — whether
+         *     or not it has an account, is verified, is a free-mail or disposable address (no account
+         *     can have one) or has used up its reset-email allowance — after the same work, so neither
+         *     the answer nor its timing reveals who has an account. For an existing account (verified or
+         *     not) a **Reset Your Password** email is queued, with the button and the raw link
+         *     `PASSWORD_RESET_URL?token=…` (the frontend's `reset-password.html`, which posts the token
+         *     to `POST /password/reset`; no GET endpoint consumes a reset token, because mail scanners
+         *     open links). The link is valid `PASSWORD_RESET_TTL` (default 3600 s), works once, and
+         *     stops working when the password changes (by reset or change) or a newer link is used.
+         *
+         *     Checks, in this order: size (413), media type (415), JSON (400), a missing, empty or
+         *     malformed email (422 with exactly one `errors` entry, `email_required` or
+         *     `email_invalid`), then the per-client limit (429 `rate_limited`, unless
+         *     `RATE_LIMITS_ENABLED=false`: `RATE_LIMIT_FORGOTS_PER_IP_HOUR`, default 20; client IP as
+         *     for `POST /signup`), the database (503 `service_unavailable`, 500). The per-address limit
+         *     (`RESEND_PER_MINUTE` / `RESEND_PER_HOUR` reset emails beyond the first) trips silently:
+         *     the answer is still 202, and no email is sent.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /password/forgot */
+        options: operations["optionsForgotPassword"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the token from the reset email
+         * @description Checks, in this order: size (413), media type (415), JSON syntax and shape (400
+         *     `malformed_json` / `body_not_object` / `wrong_field_type`), the token (400
+         *     `invalid_token`: empty, malformed, unknown, used, or older than the last password change
+         *     or a newer link; 410 `token_expired`), then the new password against every sign-up
+         *     password rule (422 `validation_failed`, the same `password_*` codes on field `password`;
+         *     the link stays usable), then the argon2id hash (503 `service_busy` when no hash slot
+         *     frees up in time) and the database (503 `service_unavailable`, 500).
+         *
+         *     **200:** the password is changed, the token is used up, **every** session of the account
+         *     is revoked, an unverified address becomes verified (the link proved the mailbox), and a
+         *     "Your password was changed" email is queued. Sign in with the new password.
+         */
+        post: operations["resetPassword"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /password/reset */
+        options: operations["optionsResetPassword"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password/change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password of the signed-in account
+         * @description Checks, in this order: the `Authorization: Bearer` header's syntax (401 `unauthorized`
+         *     without one), size (413), media type (415), JSON syntax and shape (400), a missing,
+         *     `null` or empty current password (422 `current_password_required`), the session (401
+         *     `unauthorized` when the token is unknown, expired or revoked), the new password against
+         *     every sign-up password rule (422, the `password_*` codes on field `new_password`), the
+         *     sign-in limits (429 `rate_limited` with `Retry-After`, as for `POST /signin`), then the
+         *     current password (argon2id; a wrong one is 401 `invalid_credentials` and counts as a
+         *     failed sign-in; 503 `service_busy` when no hash slot frees up in time).
+         *
+         *     **200:** the password is changed, every **other** session of the account is revoked
+         *     (the one used stays signed in), every outstanding reset link stops working, and a "Your
+         *     password was changed" email is queued.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        /** CORS preflight / allowed methods of /password/change */
+        options: operations["optionsChangePassword"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -287,7 +387,8 @@ export interface paths {
          *     `signup_http_request_duration_seconds_sum{route}`, `signup_signups_total{result}`,
          *     `signup_verifications_total{result}`, `signup_email_sends_total{result}`,
          *     `signup_signins_total{result}` (`ok`, `invalid`, `unverified`, `throttled`),
-         *     `signup_password_hash_queue_wait_seconds` (summary) and, when the database answers,
+         *     `signup_password_hash_queue_wait_seconds` (summary),
+         *     `signup_unverified_accounts_deleted_total` and, when the database answers,
          *     `signup_sessions_active`, `signup_outbox_pending` and
          *     `signup_outbox_oldest_pending_seconds`. Still 200 when the database is down (those gauges
          *     are then left out).
@@ -479,6 +580,64 @@ export interface components {
                 expires_at: components["schemas"]["Timestamp"];
             };
         };
+        /** @description Absent and `null` email count as empty (422 `email_required`); unknown fields are ignored. */
+        ForgotPasswordRequest: {
+            /**
+             * Format: email
+             * @description The account's address, in any letter case (same syntax rules as
+             *     `SignUpRequest.email`). A well-formed free-mail or disposable address is not an error
+             *     here: it gets the usual 202.
+             * @example budi@lintasarta.co.id
+             */
+            email: string;
+        };
+        /** @description Absent and `null` fields count as empty; unknown fields are ignored. */
+        ResetPasswordRequest: {
+            /**
+             * @description The `token` of the link in the reset email: 32 random bytes as canonical unpadded
+             *     base64url (43 characters). Anything else, or a token that is unknown, used or
+             *     outdated, is 400 `invalid_token`.
+             * @example QcA1svdhVixU50lHm45EGodWAz3zSkVlcCSniZzjIvE
+             */
+            token: string;
+            /**
+             * Format: password
+             * @description The new password; the rules of `SignUpRequest.password`, with the same `password_*` codes. Not trimmed.
+             * @example N3w!Passw0rd
+             */
+            password: string;
+        };
+        /** @description Absent and `null` fields count as empty; unknown fields are ignored. */
+        ChangePasswordRequest: {
+            /**
+             * Format: password
+             * @description The password the account has now, as typed (not trimmed). Empty is `current_password_required`.
+             * @example Str0ng!Pass
+             */
+            current_password: string;
+            /**
+             * Format: password
+             * @description The new password; the rules of `SignUpRequest.password`, with the same `password_*` codes on field `new_password`.
+             * @example N3w!Passw0rd
+             */
+            new_password: string;
+        };
+        ForgotAccepted: {
+            /** @constant */
+            status: "accepted";
+            /** @constant */
+            message: "If an account uses this address, we have sent it an email with a link to reset the password.";
+        };
+        PasswordReset: {
+            /** @constant */
+            status: "password_changed";
+            /** @constant */
+            message: "Your password has been changed. You can now sign in with your new password.";
+        };
+        PasswordChanged: {
+            /** @constant */
+            status: "password_changed";
+        };
         Health: {
             /** @constant */
             status: "ok";
@@ -508,9 +667,9 @@ export interface components {
          * @description Stable field error codes (`wrong_type` only in `wrong_field_type`, the others only in `validation_failed`).
          * @enum {string}
          */
-        FieldErrorCode: "wrong_type" | "full_name_required" | "full_name_too_long" | "full_name_invalid" | "email_required" | "email_invalid" | "email_not_corporate" | "password_required" | "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common" | "phone_number_required" | "phone_number_invalid" | "terms_not_accepted";
+        FieldErrorCode: "wrong_type" | "full_name_required" | "full_name_too_long" | "full_name_invalid" | "email_required" | "email_invalid" | "email_not_corporate" | "password_required" | "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common" | "phone_number_required" | "phone_number_invalid" | "terms_not_accepted" | "current_password_required";
         /** @enum {string} */
-        FieldName: "full_name" | "email" | "password" | "phone_number" | "accept_terms";
+        FieldName: "full_name" | "email" | "password" | "phone_number" | "accept_terms" | "token" | "current_password" | "new_password";
         FieldError: {
             field: components["schemas"]["FieldName"];
             code: components["schemas"]["FieldErrorCode"];
@@ -685,6 +844,67 @@ export interface components {
             status?: 401;
             /** @constant */
             code?: "unauthorized";
+        };
+        ResetInvalidTokenProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/invalid_token";
+            /** @constant */
+            title?: "The password reset link is not valid";
+            /** @constant */
+            status?: 400;
+            /** @constant */
+            code?: "invalid_token";
+        };
+        ResetTokenExpiredProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/token_expired";
+            /** @constant */
+            title?: "The password reset link has expired";
+            /** @constant */
+            status?: 410;
+            /** @constant */
+            code?: "token_expired";
+        };
+        ResetValidationFailedProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/validation_failed";
+            /** @constant */
+            title?: "Your request has invalid fields";
+            /** @constant */
+            status?: 422;
+            /** @constant */
+            code?: "validation_failed";
+            errors: {
+                /** @constant */
+                field?: "password";
+                /** @enum {string} */
+                code?: "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common";
+            }[];
+        };
+        ChangeValidationFailedProblem: components["schemas"]["Problem"] & {
+            detail: string;
+            /** @constant */
+            type?: "/problems/validation_failed";
+            /** @constant */
+            title?: "Your request has invalid fields";
+            /** @constant */
+            status?: 422;
+            /** @constant */
+            code?: "validation_failed";
+            errors: ({
+                /** @constant */
+                field: "current_password";
+                /** @constant */
+                code: "current_password_required";
+            } | {
+                /** @constant */
+                field: "new_password";
+                /** @enum {string} */
+                code: "password_too_short" | "password_too_long" | "password_missing_uppercase" | "password_missing_lowercase" | "password_missing_number" | "password_missing_symbol" | "password_too_common";
+            })[];
         };
         PayloadTooLargeProblem: components["schemas"]["Problem"] & {
             detail: string;
@@ -921,8 +1141,8 @@ export interface components {
         };
         /**
          * @description PostgreSQL is unreachable (no pooled connection in time, or the connection failed) — for
-         *     `POST /verify/resend` also when it fails while checking the request limits; nothing was
-         *     changed.
+         *     `POST /verify/resend` and `POST /password/forgot` also when it fails while checking the
+         *     request limits; nothing was changed.
          */
         ServiceUnavailable: {
             headers: {
@@ -1210,6 +1430,163 @@ export interface components {
             };
             content?: never;
         };
+        /** @description The same answer for every well-formed address (a reset email was queued, or not). */
+        ForgotAccepted: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ForgotAccepted"];
+            };
+        };
+        /**
+         * @description The password is changed and the link used up; every session of the account was signed
+         *     out. Sign in with the new password.
+         */
+        PasswordReset: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        /** @description The password is changed; every other session of the account was signed out, this one stays. */
+        PasswordChanged: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasswordChanged"];
+            };
+        };
+        /**
+         * @description `invalid_token`: the token is empty, malformed, unknown, already used, or was issued
+         *     before the last password change (or a newer link was used) — ask for a new email. Or the
+         *     body is not JSON, not a JSON object, or has fields of the wrong JSON type.
+         */
+        ResetBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ResetInvalidTokenProblem"] | components["schemas"]["MalformedJsonProblem"] | components["schemas"]["BodyNotObjectProblem"] | components["schemas"]["WrongFieldTypeProblem"];
+            };
+        };
+        /** @description The link is older than `PASSWORD_RESET_TTL`; ask for a new one. */
+        ResetTokenExpired: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ResetTokenExpiredProblem"];
+            };
+        };
+        /** @description The new password breaks one or more sign-up password rules; the link is still usable. */
+        ResetValidationFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ResetValidationFailedProblem"];
+            };
+        };
+        /**
+         * @description The current password is missing, `null` or empty (`current_password_required`), or the
+         *     new password breaks one or more sign-up password rules (the `password_*` codes on field
+         *     `new_password`).
+         */
+        ChangeValidationFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ChangeValidationFailedProblem"];
+            };
+        };
+        /**
+         * @description `unauthorized` (with `WWW-Authenticate: Bearer`): no valid session — the `Authorization`
+         *     header is missing or not `Bearer <token>`, or the token is unknown, expired or revoked.
+         *     `invalid_credentials` (no `WWW-Authenticate`): the session is valid but the current
+         *     password is wrong; it counts as a failed sign-in.
+         */
+        ChangeUnauthorized: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticateBearerIfUnauthorized"];
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["UnauthorizedProblem"] | components["schemas"]["InvalidCredentialsProblem"];
+            };
+        };
+        /**
+         * @description The password was not changed (and a reset link was not used up). `service_busy`
+         *     (`Retry-After: 2`): waited longer than `HASH_QUEUE_TIMEOUT_MS` for a password-hash slot.
+         *     `service_unavailable` (`Retry-After: 5`): PostgreSQL is unreachable.
+         */
+        PasswordChangeUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                Vary: components["headers"]["Vary"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Access-Control-Expose-Headers": components["headers"]["AccessControlExposeHeaders"];
+                "Retry-After": components["headers"]["RetryAfterBusyOrUnavailable"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ServiceBusyProblem"] | components["schemas"]["ServiceUnavailableProblem"];
+            };
+        };
         /** @description The process is running. */
         Health: {
             headers: {
@@ -1403,6 +1780,8 @@ export interface components {
         RetryAfterUnavailable: 5;
         /** @description The scheme to authenticate with (RFC 6750): `Bearer`, the same for every reason, so a token's state is not revealed. */
         WWWAuthenticateBearer: "Bearer";
+        /** @description Only with `unauthorized` (not with `invalid_credentials`): `Bearer`, the same for every reason. */
+        WWWAuthenticateBearerIfUnauthorized: "Bearer";
         /** @description `VERIFY_REDIRECT_URL?status=verified|already_verified|expired|invalid` */
         VerifyRedirectLocation: string;
     };
@@ -1728,6 +2107,167 @@ export interface operations {
         };
     };
     optionsSignOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description `Content-Type: application/json` (any letter case, parameters allowed), at most 16384
+         *     bytes. A missing or `null` email counts as empty; unknown fields are ignored.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForgotPasswordRequest"];
+            };
+        };
+        responses: {
+            202: components["responses"]["ForgotAccepted"];
+            400: components["responses"]["BodyBadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ResendValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    optionsForgotPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description `Content-Type: application/json` (any letter case, parameters allowed), at most 16384
+         *     bytes. A missing or `null` field counts as empty (an empty token is `invalid_token`, an
+         *     empty password breaks the password rules); unknown fields are ignored.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["PasswordReset"];
+            400: components["responses"]["ResetBadRequest"];
+            410: components["responses"]["ResetTokenExpired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ResetValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["PasswordChangeUnavailable"];
+        };
+    };
+    optionsResetPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["OptionsPost"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Echoed in the response's `X-Request-Id` (and the access log) when it is 1–128 characters
+                 *     of `A-Z a-z 0-9 . _ : -`; otherwise ignored and a new id is generated.
+                 * @example 3f2c9a7e-signup-form
+                 */
+                "X-Request-Id"?: components["parameters"]["XRequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description `Content-Type: application/json` (any letter case, parameters allowed), at most 16384
+         *     bytes. A missing or `null` field counts as empty; unknown fields are ignored.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["PasswordChanged"];
+            400: components["responses"]["BodyBadRequest"];
+            401: components["responses"]["ChangeUnauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ChangeValidationFailed"];
+            429: components["responses"]["SignInRateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["PasswordChangeUnavailable"];
+        };
+    };
+    optionsChangePassword: {
         parameters: {
             query?: never;
             header?: {

@@ -3,8 +3,10 @@
  * sign up → sign in too early (403) → verification email → open the link →
  * verified → open it again → already_verified; resend; sign in (a wrong
  * password and an unknown email get one 401) → whoami → sign out → the token
- * answers 401; sign out everywhere ends every session; and the typed problems
- * on the way.
+ * answers 401; sign out everywhere ends every session; forgot password →
+ * the reset email → reset (the old password fails, the new one works, older
+ * sessions are over) → change password while signed in; and the typed
+ * problems on the way.
  *
  *   API_URL        base URL of a running signup-api (required)
  *   TEST_MAIL_DIR  where the mail catcher saves each email as *.eml (required)
@@ -23,7 +25,11 @@ import { createSignupClient, type SignUpRequest } from "../src/client.js";
 const API_URL = requiredEnv("API_URL");
 const TEST_MAIL_DIR = requiredEnv("TEST_MAIL_DIR");
 const MAIL_TIMEOUT_MS = 30_000;
+const VERIFY_SUBJECT = "Verify your email address";
+const RESET_SUBJECT = "Reset your password";
 
+const FORGOT_MESSAGE = "If an account uses this address, we have sent it an email with a link to reset the password.";
+const RESET_MESSAGE = "Your password has been changed. You can now sign in with your new password.";
 const CONGRATULATIONS =
   "Congratulations Your account has been successfully created!. Please check your email for your account verification.";
 
@@ -95,7 +101,7 @@ test("signing in before verifying is a typed 403 email_not_verified (and sends a
 });
 
 test("the verification email arrives and carries a token", async () => {
-  const link = await waitForVerificationLink(TEST_MAIL_DIR, email, MAIL_TIMEOUT_MS);
+  const link = await waitForLink(TEST_MAIL_DIR, email, VERIFY_SUBJECT, MAIL_TIMEOUT_MS);
   token = link.searchParams.get("token") ?? undefined;
   assert.ok(token, `no token in ${link.href}`);
   assert.match(token, /^[A-Za-z0-9_-]{43}$/, "a 256-bit token in base64url");
@@ -201,6 +207,105 @@ test("signing out everywhere ends every session of the account", async () => {
   }
 });
 
+let resetToken: string | undefined;
+let sessionBeforeReset: string | undefined;
+const resetPassword = `N3w!Pass-${unique}`;
+const changedPassword = `Ch4nged!Pass-${unique}`;
+
+test("forgot password answers the same typed 202 for the account's address and an unknown one", async () => {
+  const before = await api.signIn({ email, password: signUp.password });
+  if (before.status !== 200) assert.fail(`expected 200, got ${describeResult(before)}`);
+  sessionBeforeReset = before.body.session_token;
+  const known = await api.forgotPassword(email);
+  const unknown = await api.forgotPassword(`client-ts-forgot-${unique}@lintasarta.co.id`);
+  if (known.status !== 202) assert.fail(`expected 202, got ${describeResult(known)}`);
+  if (unknown.status !== 202) assert.fail(`expected 202, got ${describeResult(unknown)}`);
+  expectEqual(known.body.status, "accepted");
+  expectEqual(known.body.message, FORGOT_MESSAGE);
+  assert.deepEqual(unknown.body, known.body, "forgot must not reveal whether an address has an account");
+  assert.equal(known.response.headers.get("cache-control"), "no-store");
+});
+
+test("a malformed address is a typed 422 email_invalid", async () => {
+  const result = await api.forgotPassword("not-an-email");
+  if (result.status !== 422) assert.fail(`expected 422, got ${describeResult(result)}`);
+  const expected: (typeof result.body.errors)[number] = { field: "email", code: "email_invalid", message: "must be a valid email address" };
+  assert.deepEqual(result.body.errors, [expected]);
+});
+
+test("the reset email arrives with a link to the reset page that carries a token", async () => {
+  const link = await waitForLink(TEST_MAIL_DIR, email, RESET_SUBJECT, MAIL_TIMEOUT_MS);
+  assert.match(link.pathname, /\/reset-password\.html$/, `the reset link ${link.origin}${link.pathname} is not the reset page`);
+  resetToken = link.searchParams.get("token") ?? undefined;
+  assert.ok(resetToken, "no token in the reset link");
+  assert.match(resetToken, /^[A-Za-z0-9_-]{43}$/, "a 256-bit token in base64url");
+});
+
+test("a new password without a symbol is a typed 422 on field password, and the link stays usable", async () => {
+  assert.ok(resetToken, "no reset token (the email step failed)");
+  const result = await api.resetPassword({ token: resetToken, password: "N3wPassw0rdNoSymbol" });
+  if (result.status !== 422) assert.fail(`expected 422, got ${describeResult(result)}`);
+  const expected: (typeof result.body.errors)[number] = { field: "password", code: "password_missing_symbol", message: "must include the symbol" };
+  assert.deepEqual(result.body.errors, [expected]);
+});
+
+test("resetting with the link answers 200 password_changed and ends the sessions from before", async () => {
+  assert.ok(resetToken, "no reset token (the email step failed)");
+  const result = await api.resetPassword({ token: resetToken, password: resetPassword });
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "password_changed");
+  expectEqual(result.body.message, RESET_MESSAGE);
+  assert.ok(sessionBeforeReset, "no session from before the reset");
+  const old = await api.session(sessionBeforeReset);
+  assert.equal(old.status, 401, `a session from before the reset survived it: ${describeResult(old)}`);
+});
+
+test("the used link is a typed 400 invalid_token", async () => {
+  assert.ok(resetToken, "no reset token (the email step failed)");
+  const result = await api.resetPassword({ token: resetToken, password: `${resetPassword}-again` });
+  if (result.status !== 400) assert.fail(`expected 400, got ${describeResult(result)}`);
+  expectEqual(result.body.code, "invalid_token");
+  expectEqual(result.body.title, "The password reset link is not valid");
+});
+
+test("after the reset the old password fails and the new one signs in", async () => {
+  const old = await api.signIn({ email, password: signUp.password });
+  if (old.status !== 401) assert.fail(`expected 401, got ${describeResult(old)}`);
+  const fresh = await api.signIn({ email, password: resetPassword });
+  if (fresh.status !== 200) assert.fail(`expected 200, got ${describeResult(fresh)}`);
+});
+
+test("change password: a wrong current password, no session and a weak new password are typed problems", async () => {
+  const signedIn = await api.signIn({ email, password: resetPassword });
+  if (signedIn.status !== 200) assert.fail(`expected 200, got ${describeResult(signedIn)}`);
+  const session = signedIn.body.session_token;
+  const wrong = await api.changePassword(session, { current_password: `${resetPassword}-wrong`, new_password: changedPassword });
+  if (wrong.status !== 401) assert.fail(`expected 401, got ${describeResult(wrong)}`);
+  expectEqual(wrong.body.code, "invalid_credentials");
+  const anonymous = await api.changePassword("", { current_password: resetPassword, new_password: changedPassword });
+  if (anonymous.status !== 401) assert.fail(`expected 401, got ${describeResult(anonymous)}`);
+  expectEqual(anonymous.body.code, "unauthorized");
+  assert.match(anonymous.response.headers.get("www-authenticate") ?? "", /^Bearer\b/);
+  const weak = await api.changePassword(session, { current_password: resetPassword, new_password: "Ch4ngedNoSymbol" });
+  if (weak.status !== 422) assert.fail(`expected 422, got ${describeResult(weak)}`);
+  const expected: (typeof weak.body.errors)[number] = { field: "new_password", code: "password_missing_symbol", message: "must include the symbol" };
+  assert.deepEqual(weak.body.errors, [expected]);
+});
+
+test("changing the password answers 200, keeps this session and ends the other ones", async () => {
+  const kept = await api.signIn({ email, password: resetPassword });
+  const other = await api.signIn({ email, password: resetPassword });
+  if (kept.status !== 200) assert.fail(`expected 200, got ${describeResult(kept)}`);
+  if (other.status !== 200) assert.fail(`expected 200, got ${describeResult(other)}`);
+  const result = await api.changePassword(kept.body.session_token, { current_password: resetPassword, new_password: changedPassword });
+  if (result.status !== 200) assert.fail(`expected 200, got ${describeResult(result)}`);
+  expectEqual(result.body.status, "password_changed");
+  assert.equal((await api.session(kept.body.session_token)).status, 200, "the session used for the change was signed out");
+  assert.equal((await api.session(other.body.session_token)).status, 401, "another session survived the change");
+  assert.equal((await api.signIn({ email, password: resetPassword })).status, 401, "the previous password still signs in");
+  assert.equal((await api.signIn({ email, password: changedPassword })).status, 200, "the new password does not sign in");
+});
+
 test("a bogus token is a typed 400 invalid_token", async () => {
   const result = await api.verify("bogus-token-that-was-never-issued");
   if (result.status !== 400) assert.fail(`expected 400, got ${describeResult(result)}`);
@@ -220,10 +325,11 @@ interface MimePart {
 }
 
 /**
- * Polls `dir` for an email whose X-Envelope-To is `address` and returns the
- * verification link from its text/plain part (the link stands alone on a line).
+ * Polls `dir` for the first email whose X-Envelope-To is `address` and whose
+ * Subject is `subject`, and returns the link with a token from its text/plain
+ * part (the link stands alone on a line).
  */
-async function waitForVerificationLink(dir: string, address: string, timeoutMs: number): Promise<URL> {
+async function waitForLink(dir: string, address: string, subject: string, timeoutMs: number): Promise<URL> {
   const deadline = Date.now() + timeoutMs;
   const seen = new Set<string>();
   for (;;) {
@@ -239,14 +345,15 @@ async function waitForVerificationLink(dir: string, address: string, timeoutMs: 
       const message = parsePart(await readFile(join(dir, name)));
       const recipients = headerValues(message, "x-envelope-to").map((value) => value.trim().toLowerCase());
       if (!recipients.includes(address.toLowerCase())) continue;
+      if (!headerValues(message, "subject").includes(subject)) continue;
       const text = leafParts(message).find((part) => mediaType(part) === "text/plain");
       assert.ok(text, `${name} has no text/plain part`);
       const lines = decodeBody(text).split(/\r?\n/).map((line) => line.trim());
       const link = lines.find((line) => /^https?:\/\/\S+$/.test(line) && line.includes("token="));
-      assert.ok(link, `${name}: no line with only the verification link in the text part`);
+      assert.ok(link, `${name}: no line with only the link in the text part`);
       return new URL(link);
     }
-    if (Date.now() > deadline) assert.fail(`no email to ${address} in ${dir} within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) assert.fail(`no "${subject}" email to ${address} in ${dir} within ${timeoutMs / 1000} s`);
     await sleep(200);
   }
 }
