@@ -523,7 +523,7 @@ REPORT=$WORK/report.md
   echo
   echo "Machine: $NPROC cores ($CPU), $MEM RAM; PostgreSQL $PG_VERSION (scripts/pg-local.sh, max_connections $PG_MAX_CONNECTIONS);"
   echo "\`build/signup-api\` built by \`make\` (-O2 -g), argon2id m=19456 KiB, t=2, p=1 (defaults), PASSWORD_HASH_BACKEND=$HASH_BACKEND, HASH_CONCURRENCY=0 (= $NPROC),"
-  echo "DB_POOL_SIZE=0 (= $((2 * NPROC))), MAX_CONNECTIONS=256, RATE_LIMITS_ENABLED=false. \`bench/run.sh\` took ${ELAPSED} s."
+  echo "DB_POOL_SIZE=0 (= $((2 * NPROC))), MAX_CONNECTIONS=0 (what the process holds), PER_IP_CONNECTION_LIMIT=0, RATE_LIMITS_ENABLED=false. \`bench/run.sh\` took ${ELAPSED} s."
   echo
   echo "## Targets"
   echo

@@ -756,12 +756,17 @@ END_TEST
  * before the flood:
  *   plain (-O2) build: VmHWM 64.5-64.6 MiB (66008..66148 KiB)   -> ceiling 100 MiB
  *   ASan+UBSan build:  VmHWM 137.6-142.2 MiB (140864..145652 KiB) -> ceiling 215 MiB
- * i.e. the highest measurement x 1.5, rounded up. ASan adds shadow memory,
- * redzones and a quarantine of freed blocks, hence its own ceiling, chosen
+ * i.e. the highest measurement x 1.5, rounded up. Since connections past
+ * MAX_CONNECTIONS are answered 503 server_at_capacity (connection_guard)
+ * instead of closed, the slower ASan server answers most of the flood
+ * (1,000-1,800 more requests parsed and answered): VmHWM 221-255 MiB over 3
+ * runs -> ceiling 400 MiB; the plain build still closes most of them and
+ * stays at 67 MiB. ASan adds shadow memory,
+ * redzones and a quarantine of freed blocks (up to 256 MiB), hence its own ceiling, chosen
  * when SIGNUP_API_BIN contains "asan". Under valgrind (SIGNUP_API_BIN is
  * scripts/valgrind-server.sh) the figure is valgrind's own and not checked. */
 #define FLOOD_HWM_CEILING_KIB (100L * 1024)
-#define FLOOD_HWM_CEILING_ASAN_KIB (215L * 1024)
+#define FLOOD_HWM_CEILING_ASAN_KIB (400L * 1024)
 /* Threads: one per connection plus a handful (listener, worker, pool). */
 #define FLOOD_THREADS_SLACK 32
 
