@@ -290,10 +290,10 @@ END_TEST
 #define FLOOD_GREEDY 300
 #define PER_ADDRESS_DEFAULT 128
 /* Peak memory (VmHWM) with 2,300 held connections. Measured on the 2-core
- * development VM: plain -O2 build 103-108 MiB, ASan 521 MiB (ASan keeps
+ * development VM: plain -O2 build 103-108 MiB, ASan 521-632 MiB (ASan keeps
  * shadow memory and allocator caches per thread); ceilings about x1.5. */
 #define FLOOD_HWM_CEILING_KIB (160L * 1024)
-#define FLOOD_HWM_CEILING_ASAN_KIB (800L * 1024)
+#define FLOOD_HWM_CEILING_ASAN_KIB (950L * 1024)
 /* Legitimate latency: the real goal (p99 < 250 ms at 10,000 + 1,000) is
  * bench/flood.sh's. Here the 2 cores are shared with the other suites and
  * other people's builds, which move the p99 from 0.2 s to 2.7 s between
