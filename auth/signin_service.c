@@ -15,7 +15,7 @@
 #include "outbox.h"
 #include "password_hash.h"
 #include "secret.h"
-#include "utf8.h"
+#include "signup_validation.h"
 
 /* 32 random bytes, base64: long enough that nobody signs in with it. */
 #define DUMMY_PASSWORD_BYTES 32
@@ -29,31 +29,6 @@ bool signin_service_prepare(struct signin_service *service)
     if (!is_ok)
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "cannot make the sign-in dummy hash", LOG_END);
     return is_ok;
-}
-
-static bool is_valid_utf8(const char *s, size_t len)
-{
-    size_t pos = 0;
-    uint32_t codepoint;
-    while (pos < len) {
-        if (!utf8_decode_next(s, len, &pos, &codepoint))
-            return false;
-    }
-    return true;
-}
-
-/* The key the throttle counts under: the address in lower case (ASCII; the
- * lookup itself uses PostgreSQL's lower()), or "" for text that cannot be an
- * account's address (too long, not UTF-8): those share one bucket. */
-static bool email_key(const char *email, char key[EMAIL_BUF_SIZE])
-{
-    size_t len = strlen(email);
-    key[0] = '\0';
-    if (len == 0 || len > EMAIL_MAX_OCTETS || !is_valid_utf8(email, len))
-        return false;
-    for (size_t i = 0; i <= len; i++)
-        key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
-    return true;
 }
 
 static enum signin_outcome db_outcome(enum db_status status)
@@ -106,7 +81,7 @@ static void notify_owner(const struct signin_service *service, PGconn *conn, con
  * one attempt of the window whose count reached the per-address cap tells
  * the owner, if there is one. */
 static enum signin_outcome record_failure(const struct signin_service *service,
-                                          const struct account_credentials *account, bool is_known_account,
+                                          const struct account_profile *account, bool is_known_account,
                                           long account_attempts)
 {
     if (!service->are_limits_enabled || !is_known_account || account_attempts != service->limits.per_account)
@@ -114,7 +89,7 @@ static enum signin_outcome record_failure(const struct signin_service *service,
     PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
     if (conn == NULL)
         return SIGNIN_UNAVAILABLE;
-    notify_owner(service, conn, &account->profile);
+    notify_owner(service, conn, account);
     db_pool_release(service->pool, conn);
     return SIGNIN_INVALID;
 }
@@ -164,7 +139,7 @@ enum signin_outcome signin_throttle_count(const struct signin_service *service, 
                                           const char *client_ip, long *retry_after_s, long *account_attempts)
 {
     char key[EMAIL_BUF_SIZE];
-    (void)email_key(email, key);
+    (void)email_limit_key(email, key);
     struct signin_keys keys = {.email = key, .client_ip = client_ip};
     PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
     if (conn == NULL)
@@ -177,8 +152,7 @@ enum signin_outcome signin_throttle_count(const struct signin_service *service, 
 enum signin_outcome signin_throttle_fail(const struct signin_service *service, const struct account_profile *account,
                                          long account_attempts)
 {
-    struct account_credentials credentials = {.profile = *account};
-    return record_failure(service, &credentials, true, account_attempts);
+    return record_failure(service, account, true, account_attempts);
 }
 
 static void record_metric(enum signin_outcome outcome)
@@ -213,7 +187,9 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
 
     memset(out, 0, sizeof *out);
     memset(&account, 0, sizeof account);
-    bool is_matchable = email_key(attempt->email, key);
+    /* Text that cannot be an account's address (too long, not UTF-8) is
+     * counted in the one "" bucket and never looked up. */
+    bool is_matchable = email_limit_key(attempt->email, key);
     struct signin_keys keys = {.email = key, .client_ip = attempt->client_ip};
 
     PGconn *conn = db_pool_acquire(service->pool, service->db_acquire_timeout_ms);
@@ -247,7 +223,7 @@ enum signin_outcome signin(const struct signin_service *service, const struct si
         goto done;
     }
     if (!is_found || is_too_long || verified != PASSWORD_VERIFY_MATCH) {
-        outcome = record_failure(service, &account, is_found, account_attempts);
+        outcome = record_failure(service, &account.profile, is_found, account_attempts);
         goto done;
     }
     if (!account.is_verified) {

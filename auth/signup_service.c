@@ -151,11 +151,7 @@ enum limit_outcome signup_check_limits(const struct signup_service *service, enu
     const struct rate_limit_rule *per_email =
         action == LIMITED_SIGNUP ? &service->signup_per_email : service->resend_per_email;
     size_t n_email_rules = action == LIMITED_SIGNUP ? 1 : 2;
-    /* Addresses differing only in letter case are one address. */
-    size_t i = 0;
-    for (; i < sizeof email_key - 1 && email[i]; i++)
-        email_key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
-    email_key[i] = '\0';
+    (void)email_limit_key(email, email_key);
 
     enum db_status status = rate_limit_hit(conn, per_ip, 1, client_ip, retry_after_s);
     if (status == DB_OK && *retry_after_s == 0 && email_key[0] != '\0')

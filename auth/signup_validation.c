@@ -219,6 +219,17 @@ bool validate_email(const char *in, size_t in_len, const struct signup_rules *ru
     return true;
 }
 
+bool email_limit_key(const char *email, char key[EMAIL_BUF_SIZE])
+{
+    size_t len = strlen(email);
+    key[0] = '\0';
+    if (len == 0 || len > EMAIL_MAX_OCTETS || utf8_count_codepoints(email, len) < 0)
+        return false;
+    for (size_t i = 0; i <= len; i++)
+        key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] - 'A' + 'a' : email[i]);
+    return true;
+}
+
 bool validate_password(const char *in, size_t in_len, const struct signup_rules *rules,
                        struct field_errors *errors)
 {

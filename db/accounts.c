@@ -95,11 +95,6 @@ rollback:
     return result;
 }
 
-static void copy_field(char *dst, size_t size, const PGresult *res, int column)
-{
-    snprintf(dst, size, "%s", PQgetvalue(res, 0, column));
-}
-
 enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct account_credentials *out,
                                          bool *found)
 {
@@ -117,12 +112,12 @@ enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         status = db_failure(conn, res, "account_find_credentials");
     } else if (PQntuples(res) == 1) {
-        copy_field(out->profile.id, sizeof out->profile.id, res, 0);
-        copy_field(out->profile.email, sizeof out->profile.email, res, 1);
-        copy_field(out->profile.full_name, sizeof out->profile.full_name, res, 2);
-        copy_field(out->profile.phone_number, sizeof out->profile.phone_number, res, 3);
-        copy_field(out->profile.email_verified_at, sizeof out->profile.email_verified_at, res, 4);
-        copy_field(out->password_hash, sizeof out->password_hash, res, 5);
+        db_copy_value(out->profile.id, sizeof out->profile.id, res, 0);
+        db_copy_value(out->profile.email, sizeof out->profile.email, res, 1);
+        db_copy_value(out->profile.full_name, sizeof out->profile.full_name, res, 2);
+        db_copy_value(out->profile.phone_number, sizeof out->profile.phone_number, res, 3);
+        db_copy_value(out->profile.email_verified_at, sizeof out->profile.email_verified_at, res, 4);
+        db_copy_value(out->password_hash, sizeof out->password_hash, res, 5);
         out->is_verified = PQgetvalue(res, 0, 6)[0] == 't';
         *found = true;
     }
@@ -163,13 +158,5 @@ enum db_status accounts_sweep_unverified(PGconn *conn, long ttl_s, long batch, l
     snprintf(ttl_text, sizeof ttl_text, "%ld", ttl_s);
     snprintf(batch_text, sizeof batch_text, "%ld", batch);
     const char *params[] = {ttl_text, batch_text};
-    PGresult *res = db_exec_prepared(conn, &SWEEP, params);
-    enum db_status status = DB_OK;
-    *deleted = 0;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        *deleted = atol(PQcmdTuples(res));
-    else
-        status = db_failure(conn, res, "accounts_sweep_unverified");
-    PQclear(res);
-    return status;
+    return db_exec_count(conn, &SWEEP, params, deleted);
 }

@@ -352,6 +352,25 @@ enum db_status db_failure(PGconn *conn, const PGresult *res, const char *step)
     return is_unavailable ? DB_UNAVAILABLE : DB_ERROR;
 }
 
+enum db_status db_exec_count(PGconn *conn, const struct db_statement *stmt, const char *const *params,
+                             long *affected)
+{
+    PGresult *res = db_exec_prepared(conn, stmt, params);
+    enum db_status status = DB_OK;
+    *affected = 0;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        *affected = atol(PQcmdTuples(res));
+    else
+        status = db_failure(conn, res, stmt->name);
+    PQclear(res);
+    return status;
+}
+
+void db_copy_value(char *dst, size_t size, const PGresult *res, int column)
+{
+    snprintf(dst, size, "%s", PQgetvalue(res, 0, column));
+}
+
 enum db_status db_command(PGconn *conn, const char *sql, const char *step)
 {
     PGresult *res = PQexec(conn, sql);

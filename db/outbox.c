@@ -11,13 +11,8 @@
 
 enum db_status outbox_enqueue(PGconn *conn, const struct outbox_entry *entry)
 {
-    /* Message-IDs are random (no counter to leak volumes) and fixed per row,
-     * so a re-send after a crash carries the same ID and can be deduplicated. */
     static const struct db_statement ENQUEUE = {
-        "outbox_enqueue",
-        "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
-        "VALUES ($1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6)",
-        6};
+        "outbox_enqueue", OUTBOX_INSERT_SQL "VALUES ($1, $2, $3, $4, $5, " OUTBOX_MESSAGE_ID_SQL("$6") ")", 6};
     const char *params[] = {entry->kind,        entry->account_id,  entry->recipient,
                             entry->recipient_name, entry->verify_link, entry->message_id_domain};
     PGresult *res = db_exec_prepared(conn, &ENQUEUE, params);
@@ -30,21 +25,15 @@ enum db_status outbox_enqueue_hourly(PGconn *conn, const struct outbox_entry *en
 {
     static const struct db_statement ENQUEUE_HOURLY = {
         "outbox_enqueue_hourly",
-        "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
-        "SELECT $1, $2, $3, $4, $5, gen_random_uuid()::text || '@' || $6 "
+        OUTBOX_INSERT_SQL "SELECT $1, $2, $3, $4, $5, " OUTBOX_MESSAGE_ID_SQL("$6") " "
         " WHERE NOT EXISTS (SELECT 1 FROM email_outbox WHERE account_id = $2 AND kind = $1 "
         "                      AND created_at > now() - interval '1 hour')",
         6};
     const char *params[] = {entry->kind,        entry->account_id,  entry->recipient,
                             entry->recipient_name, entry->verify_link, entry->message_id_domain};
-    PGresult *res = db_exec_prepared(conn, &ENQUEUE_HOURLY, params);
-    enum db_status status = DB_OK;
-    *queued = false;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        *queued = atol(PQcmdTuples(res)) == 1;
-    else
-        status = db_failure(conn, res, "outbox_enqueue_hourly");
-    PQclear(res);
+    long inserted;
+    enum db_status status = db_exec_count(conn, &ENQUEUE_HOURLY, params, &inserted);
+    *queued = inserted == 1;
     return status;
 }
 

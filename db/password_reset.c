@@ -9,9 +9,8 @@
 
 /* The "password changed" email for the account row(s) in the CTE acct. */
 #define CHANGED_MAIL(source)                                                                                           \
-    "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "               \
-    "SELECT '" OUTBOX_KIND_PASSWORD_CHANGED "', id, email, full_name, NULL, gen_random_uuid()::text || '@' || "       \
-    source " FROM acct RETURNING 1"
+    OUTBOX_INSERT_SQL "SELECT '" OUTBOX_KIND_PASSWORD_CHANGED "', id, email, full_name, NULL, "                       \
+                      OUTBOX_MESSAGE_ID_SQL(source) " FROM acct RETURNING 1"
 
 enum db_status password_reset_request(PGconn *conn, const struct reset_request *request, bool *is_queued)
 {
@@ -39,9 +38,9 @@ enum db_status password_reset_request(PGconn *conn, const struct reset_request *
         "tok AS (INSERT INTO password_reset_tokens (token_hash, account_id, password_version, expires_at) "
         "        SELECT $2::bytea, id, password_version, now() + make_interval(secs => $3::int) FROM allowed "
         "        RETURNING 1), "
-        "mail AS (INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
-        "         SELECT '" OUTBOX_KIND_PASSWORD_RESET "', id, email, full_name, $4, "
-        "                gen_random_uuid()::text || '@' || $5 FROM allowed RETURNING 1) "
+        "mail AS (" OUTBOX_INSERT_SQL
+        "         SELECT '" OUTBOX_KIND_PASSWORD_RESET "', id, email, full_name, $4, " OUTBOX_MESSAGE_ID_SQL("$5")
+        "           FROM allowed RETURNING 1) "
         "SELECT count(*) FROM mail",
         7};
     char ttl_text[24], minute_text[24], hour_text[24], account_id[64] = "";
@@ -179,13 +178,5 @@ enum db_status password_reset_sweep(PGconn *conn, long batch, long *deleted)
     char batch_text[24];
     snprintf(batch_text, sizeof batch_text, "%ld", batch);
     const char *params[] = {batch_text};
-    PGresult *res = db_exec_prepared(conn, &SWEEP, params);
-    enum db_status status = DB_OK;
-    *deleted = 0;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        *deleted = atol(PQcmdTuples(res));
-    else
-        status = db_failure(conn, res, "password_reset_sweep");
-    PQclear(res);
-    return status;
+    return db_exec_count(conn, &SWEEP, params, deleted);
 }

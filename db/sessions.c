@@ -10,11 +10,6 @@
 /* Longest User-Agent kept (the column's CHECK); longer ones are cut. */
 #define USER_AGENT_KEPT 512
 
-static void copy_value(char *dst, size_t size, const PGresult *res, int column)
-{
-    snprintf(dst, size, "%s", PQgetvalue(res, 0, column));
-}
-
 /* Cuts text to at most max bytes without splitting a UTF-8 sequence, so the
  * value stays valid for PostgreSQL. */
 static void cut_utf8(const char *text, char *out, size_t max)
@@ -50,8 +45,8 @@ enum db_status sessions_create(PGconn *conn, const struct new_session *session, 
     PGresult *res = db_exec_prepared(conn, &CREATE, params);
     enum db_status status = DB_OK;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        copy_value(times->created_at, sizeof times->created_at, res, 0);
-        copy_value(times->expires_at, sizeof times->expires_at, res, 1);
+        db_copy_value(times->created_at, sizeof times->created_at, res, 0);
+        db_copy_value(times->expires_at, sizeof times->expires_at, res, 1);
     } else {
         status = db_failure(conn, res, "session_create");
     }
@@ -94,13 +89,13 @@ enum session_lookup sessions_use(PGconn *conn, const char *token_hash_hex, long 
         PQclear(res);
         return SESSION_NOT_LIVE;
     }
-    copy_value(account->id, sizeof account->id, res, 0);
-    copy_value(account->email, sizeof account->email, res, 1);
-    copy_value(account->full_name, sizeof account->full_name, res, 2);
-    copy_value(account->phone_number, sizeof account->phone_number, res, 3);
-    copy_value(account->email_verified_at, sizeof account->email_verified_at, res, 4);
-    copy_value(times->created_at, sizeof times->created_at, res, 5);
-    copy_value(times->expires_at, sizeof times->expires_at, res, 6);
+    db_copy_value(account->id, sizeof account->id, res, 0);
+    db_copy_value(account->email, sizeof account->email, res, 1);
+    db_copy_value(account->full_name, sizeof account->full_name, res, 2);
+    db_copy_value(account->phone_number, sizeof account->phone_number, res, 3);
+    db_copy_value(account->email_verified_at, sizeof account->email_verified_at, res, 4);
+    db_copy_value(times->created_at, sizeof times->created_at, res, 5);
+    db_copy_value(times->expires_at, sizeof times->expires_at, res, 6);
     PQclear(res);
     return SESSION_LIVE;
 }
@@ -146,15 +141,7 @@ enum db_status sessions_sweep(PGconn *conn, long batch, long *deleted)
     char batch_text[24];
     snprintf(batch_text, sizeof batch_text, "%ld", batch);
     const char *params[] = {batch_text};
-    PGresult *res = db_exec_prepared(conn, &SWEEP, params);
-    enum db_status status = DB_OK;
-    *deleted = 0;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        *deleted = atol(PQcmdTuples(res));
-    else
-        status = db_failure(conn, res, "sessions_sweep");
-    PQclear(res);
-    return status;
+    return db_exec_count(conn, &SWEEP, params, deleted);
 }
 
 enum db_status sessions_count_live(PGconn *conn, long *count)

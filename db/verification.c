@@ -28,9 +28,7 @@ static enum db_status insert_token(PGconn *conn, const char *account_id, const s
                             values ? values->full_name : NULL, values ? values->phone_number : NULL};
     static const struct db_statement INSERT = {
         "token_insert",
-        "INSERT INTO verification_tokens (token_hash, account_id, expires_at, password_hash, full_name, "
-        "                                 phone_number) "
-        "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int), $4, $5, $6)",
+        VERIFICATION_TOKEN_INSERT_SQL "VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int), $4, $5, $6)",
         6};
     PGresult *res = db_exec_prepared(conn, &INSERT, params);
     enum db_status status = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "token_insert");

@@ -57,6 +57,16 @@ enum db_status { DB_OK, DB_UNAVAILABLE, DB_ERROR };
  * SQLSTATE, never the query's parameters. */
 enum db_status db_failure(PGconn *conn, const PGresult *res, const char *step);
 
+/* Executes stmt, a command without RETURNING (INSERT, UPDATE, DELETE), and
+ * stores in *affected how many rows it changed (0 when it failed). Failures
+ * are logged with stmt->name as the step. */
+enum db_status db_exec_count(PGconn *conn, const struct db_statement *stmt, const char *const *params,
+                             long *affected);
+
+/* Copies the value at row 0, column of res into dst (size bytes), cut to fit
+ * and always NUL-terminated. */
+void db_copy_value(char *dst, size_t size, const PGresult *res, int column);
+
 /* Runs a parameterless command (BEGIN, COMMIT, ...); logs failures. */
 enum db_status db_command(PGconn *conn, const char *sql, const char *step);
 

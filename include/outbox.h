@@ -15,6 +15,13 @@
 #define OUTBOX_KIND_PASSWORD_RESET "password_reset"
 #define OUTBOX_KIND_PASSWORD_CHANGED "password_changed"
 
+/* For statements that queue an email as one part of a larger statement
+ * (db/accounts.c, db/password_reset.c): the row's columns, in this order,
+ * and its Message-ID (random, so no counter leaks volumes; fixed per row, so
+ * a re-send after a crash carries the same ID), given the SQL of the domain. */
+#define OUTBOX_INSERT_SQL "INSERT INTO email_outbox (kind, account_id, recipient, recipient_name, verify_link, message_id) "
+#define OUTBOX_MESSAGE_ID_SQL(domain) "gen_random_uuid()::text || '@' || " domain
+
 /* All borrowed. */
 struct outbox_entry {
     const char *kind;              /* OUTBOX_KIND_* */

@@ -70,6 +70,12 @@ bool validate_password(const char *in, size_t in_len, const struct signup_rules 
 bool validate_phone_number(const char *in, size_t in_len, const struct signup_rules *rules,
                            char out[PHONE_E164_BUF_SIZE], struct field_errors *errors);
 
+/* The key rate limits and sign-in throttles count an address under: the
+ * address with ASCII letters lower-cased, because addresses differing only in
+ * letter case are one account (the accounts index compares lower(email)).
+ * Returns false, with key "", for an empty, over-long or invalid UTF-8 address. */
+bool email_limit_key(const char *email, char key[EMAIL_BUF_SIZE]);
+
 /* accepted is true only for a JSON true. Code: terms_not_accepted. */
 bool validate_accept_terms(bool accepted, struct field_errors *errors);
 

@@ -16,6 +16,11 @@ struct signup_values {
     const char *phone_number;
 };
 
+/* A token row's columns, in this order, for statements that insert one
+ * (db/verification.c, and db/accounts.c as part of the sign-up statement). */
+#define VERIFICATION_TOKEN_INSERT_SQL                                                                                  \
+    "INSERT INTO verification_tokens (token_hash, account_id, expires_at, password_hash, full_name, phone_number) "
+
 /* What a producer needs to queue a verification email; all borrowed. */
 struct verification_mail {
     const char *token_hash_hex;    /* bytea literal from secret_token_generate */

@@ -912,6 +912,34 @@ START_TEST(test_validation_accept_terms_true_is_valid)
 }
 END_TEST
 
+START_TEST(test_email_limit_key_lower_cases_ascii_letters_only)
+{
+    char key[EMAIL_BUF_SIZE];
+    ck_assert(email_limit_key("Budi.Santoso@LintasArta.CO.id", key));
+    ck_assert_str_eq(key, "budi.santoso@lintasarta.co.id");
+    /* Non-ASCII letters are left as they are: PostgreSQL's lower() decides those. */
+    ck_assert(email_limit_key("\xc3\x89lodie@Example.com", key));
+    ck_assert_str_eq(key, "\xc3\x89lodie@example.com");
+}
+END_TEST
+
+START_TEST(test_email_limit_key_refuses_what_cannot_be_an_address)
+{
+    char key[EMAIL_BUF_SIZE], long_address[EMAIL_MAX_OCTETS + 2];
+    memset(long_address, 'a', sizeof long_address - 1);
+    long_address[sizeof long_address - 1] = '\0';
+    ck_assert(!email_limit_key("", key));
+    ck_assert_str_eq(key, "");
+    ck_assert(!email_limit_key(long_address, key));
+    ck_assert_str_eq(key, "");
+    ck_assert(!email_limit_key("a\xff@example.com", key));
+    ck_assert_str_eq(key, "");
+    long_address[EMAIL_MAX_OCTETS] = '\0'; /* exactly 254 octets fits */
+    ck_assert(email_limit_key(long_address, key));
+    ck_assert_uint_eq(strlen(key), EMAIL_MAX_OCTETS);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("signup_validation");
@@ -943,6 +971,8 @@ int main(void)
                         (int)COUNT_OF(EMAIL_SIZES));
     tcase_add_test(tc, test_validation_email_254_octet_address_fills_buffer_exactly);
     tcase_add_test(tc, test_validation_email_input_is_read_only_up_to_in_len);
+    tcase_add_test(tc, test_email_limit_key_lower_cases_ascii_letters_only);
+    tcase_add_test(tc, test_email_limit_key_refuses_what_cannot_be_an_address);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("password");
