@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "outbox.h"
 
 static enum account_register_result register_failure(enum db_status status)
 {
@@ -47,52 +48,76 @@ static enum db_status email_existing_owner(PGconn *conn, const struct new_accoun
     return status;
 }
 
+/* A new address: the account, its verification token and its email in one
+ * statement, so one round trip and one (implicit) transaction. The token and
+ * the email take the id the first INSERT returns, and the foreign keys are
+ * checked at the end of the statement, when all three rows exist. ON CONFLICT
+ * makes a concurrent duplicate wait for the first insert and then do nothing:
+ * exactly one row, however many arrive together. A taken address inserts
+ * nothing and returns no row (*is_created false). */
+static enum db_status create_account(PGconn *conn, const struct new_account *account,
+                                     const struct verification_mail *mail, bool *is_created)
+{
+    static const struct db_statement CREATE = {
+        "account_create",
+        "WITH created AS ("
+        "  INSERT INTO accounts (email, full_name, phone_number, password_hash, terms_version, terms_accepted_at) "
+        "  VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, email, full_name), "
+        "token AS (" VERIFICATION_TOKEN_INSERT_SQL
+        "  SELECT $6::bytea, id, now() + make_interval(secs => $7::int), $8, $9, $10 FROM created), "
+        "mail AS (" OUTBOX_INSERT_SQL
+        "  SELECT '" OUTBOX_KIND_VERIFICATION "', id, email, full_name, $11, " OUTBOX_MESSAGE_ID_SQL("$12")
+        "    FROM created) "
+        "SELECT id FROM created",
+        12};
+    char ttl_text[32];
+    snprintf(ttl_text, sizeof ttl_text, "%ld", mail->token_ttl_s);
+    const struct signup_values *values = mail->values;
+    const char *params[] = {account->email,
+                            account->full_name,
+                            account->phone_number,
+                            account->password_hash,
+                            account->terms_version,
+                            mail->token_hash_hex,
+                            ttl_text,
+                            values ? values->password_hash : NULL,
+                            values ? values->full_name : NULL,
+                            values ? values->phone_number : NULL,
+                            mail->verify_link,
+                            mail->message_id_domain};
+    PGresult *res = db_exec_prepared(conn, &CREATE, params);
+    enum db_status status = DB_OK;
+    *is_created = false;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        *is_created = PQntuples(res) == 1;
+    else
+        status = db_failure(conn, res, "account_create");
+    PQclear(res);
+    return status;
+}
+
 enum account_register_result accounts_register(PGconn *conn, const struct new_account *account,
                                                const struct verification_mail *mail,
                                                const struct mail_limits *repeat_limits)
 {
-    static const struct db_statement INSERT = {
-        "account_insert",
-        "INSERT INTO accounts (email, full_name, phone_number, password_hash, terms_version, "
-        "terms_accepted_at) VALUES ($1, $2, $3, $4, $5, now()) "
-        "ON CONFLICT ((lower(email))) DO NOTHING RETURNING id",
-        5};
-    const char *params[] = {account->email, account->full_name, account->phone_number, account->password_hash,
-                            account->terms_version};
-    enum account_register_result result;
-    enum db_status status;
-    PGresult *res = NULL;
+    bool is_created;
+    enum db_status status = create_account(conn, account, mail, &is_created);
+    if (status != DB_OK)
+        return register_failure(status);
+    if (is_created)
+        return ACCOUNT_CREATED;
 
+    /* The address is taken: its owner hears about it, under the owner's row
+     * lock, which email_existing_owner takes in this transaction. */
     if ((status = db_command(conn, "BEGIN", "signup_begin")) != DB_OK)
         return register_failure(status);
-
-    /* ON CONFLICT makes a concurrent duplicate wait for the first insert and
-     * then do nothing: exactly one row, however many arrive together. */
-    res = db_exec_prepared(conn, &INSERT, params);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        result = register_failure(db_failure(conn, res, "account_insert"));
-        goto rollback;
-    }
-    if (PQntuples(res) == 1) {
-        struct account_ref created = {PQgetvalue(res, 0, 0), account->email, account->full_name};
-        verification_queue(conn, &created, mail, NULL, &status);
-        result = ACCOUNT_CREATED;
-    } else {
-        status = email_existing_owner(conn, account, mail, repeat_limits);
-        result = ACCOUNT_ALREADY_EXISTS;
-    }
+    status = email_existing_owner(conn, account, mail, repeat_limits);
     if (status != DB_OK) {
-        result = register_failure(status);
-        goto rollback;
+        (void)db_command(conn, "ROLLBACK", "signup_rollback");
+        return register_failure(status);
     }
-    PQclear(res);
     status = db_command(conn, "COMMIT", "signup_commit");
-    return status == DB_OK ? result : register_failure(status);
-
-rollback:
-    PQclear(res);
-    (void)db_command(conn, "ROLLBACK", "signup_rollback");
-    return result;
+    return status == DB_OK ? ACCOUNT_ALREADY_EXISTS : register_failure(status);
 }
 
 enum db_status accounts_find_credentials(PGconn *conn, const char *email, struct account_credentials *out,
