@@ -60,12 +60,12 @@ check_capacity_SRCS          := core/capacity.c
 # The integration suite drives the real server binary over HTTP and reads
 # PostgreSQL directly; it links no server code.
 INTEGRATION_TESTS := check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_e2e
-check_api_signup_SRCS := tests/support.c
-check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_support.c
-check_api_hostile_SRCS := tests/support.c
-check_api_verify_SRCS := tests/support.c tests/mail_support.c
-check_api_signin_SRCS := tests/support.c tests/mail_support.c
-check_api_recovery_SRCS := tests/support.c tests/mail_support.c
+check_api_signup_SRCS := tests/support.c tests/api_assert.c
+check_api_faults_SRCS := tests/support.c tests/mail_support.c tests/fault_support.c tests/api_assert.c
+check_api_hostile_SRCS := tests/support.c tests/api_assert.c
+check_api_verify_SRCS := tests/support.c tests/mail_support.c tests/api_assert.c
+check_api_signin_SRCS := tests/support.c tests/mail_support.c tests/api_assert.c
+check_api_recovery_SRCS := tests/support.c tests/mail_support.c tests/api_assert.c
 check_e2e_SRCS        := tests/support.c
 # Unit suite of the outbox's lease holders (processes, read from /proc).
 UNIT_TESTS += check_lease_holder

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_assert.h"
 #include "support.h"
 
 #define CORP_DOMAIN "lintasarta.co.id"
@@ -815,11 +816,6 @@ static double seconds_since(const struct timespec *start)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
-static const char *json_str(const json_t *j, const char *key)
-{
-    return json_string_value(json_object_get(j, key));
 }
 
 static bool has_error(const struct http_response *resp, const char *field, const char *code)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "mail_support.h"
 #include "support.h"
 
@@ -134,11 +135,6 @@ static void stop_server(pid_t *pid)
 
 /* ---- HTTP helpers ---- */
 
-static const char *json_str(const json_t *j, const char *key)
-{
-    return json_string_value(json_object_get(j, key));
-}
-
 /* Sends method path with an optional Authorization value, Content-Type and
  * body (body_len bytes; may hold NULs). */
 static void http_send(int port, const char *method, const char *path, const char *authorization,
@@ -195,13 +191,6 @@ static void post_change(int port, const char *session, const char *current, cons
               json_pack("{s:s, s:s}", "current_password", current, "new_password", new_password), resp);
 }
 
-static void assert_no_store(const struct http_response *resp)
-{
-    char cache_control[64];
-    ck_assert_msg(http_header(resp, "Cache-Control", cache_control, sizeof cache_control), "no Cache-Control");
-    ck_assert_str_eq(cache_control, "no-store");
-}
-
 static void assert_json_status(const struct http_response *resp, int status, const char *status_word)
 {
     char content_type[128];
@@ -210,21 +199,6 @@ static void assert_json_status(const struct http_response *resp, int status, con
     ck_assert_str_eq(content_type, "application/json");
     ck_assert_ptr_nonnull(resp->json);
     ck_assert_str_eq(json_str(resp->json, "status"), status_word);
-    assert_no_store(resp);
-}
-
-static void assert_problem(const struct http_response *resp, int status, const char *code)
-{
-    char content_type[128];
-    ck_assert_msg(resp->status == status, "expected %d %s, got %d: %s", status, code, resp->status, resp->body);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/problem+json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "code"), code);
-    ck_assert_int_eq(json_integer_value(json_object_get(resp->json, "status")), status);
-    ck_assert_ptr_nonnull(json_str(resp->json, "type"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "title"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "detail"));
     assert_no_store(resp);
 }
 
@@ -368,15 +342,6 @@ static void forgot_token(int port, const char *email, size_t count, char token[T
 
 /* ---- Database helpers (values are parameters) ---- */
 
-static long query_long(const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    char *value = db_query_value(sql, 1, params);
-    long n = value ? atol(value) : -1;
-    free(value);
-    return n;
-}
-
 /* One expression (as text) over the account with this address; caller frees. */
 static char *account_value(const char *expr, const char *email)
 {
@@ -392,29 +357,6 @@ static void assert_account_value(const char *expr, const char *email, const char
     ck_assert_msg(value != NULL && strcmp(value, expected) == 0, "%s of %s is %s, expected %s", expr, email,
                   value ? value : "(no row)", expected);
     free(value);
-}
-
-static long outbox_rows(const char *email, const char *kind)
-{
-    const char *params[] = {email, kind};
-    char *value =
-        db_query_value("SELECT count(*) FROM email_outbox WHERE lower(recipient) = lower($1) AND kind = $2", 2, params);
-    long n = value ? atol(value) : -1;
-    free(value);
-    return n;
-}
-
-static bool log_contains(const char *needle)
-{
-    FILE *log = fopen(server_log(), "r");
-    char line[16384];
-    bool is_found = false;
-    if (log == NULL)
-        return false;
-    while (!is_found && fgets(line, sizeof line, log) != NULL)
-        is_found = strstr(line, needle) != NULL;
-    fclose(log);
-    return is_found;
 }
 
 /* db_query_value on the clock server's database. */
@@ -512,16 +454,6 @@ static void clock_teardown(void)
 
 /* ---- Forgot ---- */
 
-static bool is_base64url(const char *s)
-{
-    for (; *s; s++) {
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-              *s == '_'))
-            return false;
-    }
-    return true;
-}
-
 START_TEST(test_recovery_forgot_email_has_button_raw_link_expiry_and_ignore_advice)
 {
     char email[128], expected_to[256], token[TOKEN_SIZE], line[512];
@@ -598,7 +530,7 @@ START_TEST(test_recovery_forgot_email_has_button_raw_link_expiry_and_ignore_advi
     ck_assert_msg(has_raw_link, "no raw link <a href=link>link</a> in:\n%s", html);
     ck_assert_msg(strstr(html, "expires in 1 hour") != NULL, "no expiry in:\n%s", html);
     ck_assert_msg(strstr(html, "ignore this email; your password is unchanged") != NULL, "no advice in:\n%s", html);
-    ck_assert_int_eq(outbox_rows(email, "password_reset"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_reset"), 1);
     json_decref(mail);
 }
 END_TEST
@@ -631,8 +563,8 @@ START_TEST(test_recovery_forgot_answers_identically_for_verified_unverified_unkn
     /* Only the two accounts get a reset email, verified or not. */
     json_decref(wait_mail(verified, SUBJECT_RESET, 1));
     json_decref(wait_mail(unverified, SUBJECT_RESET, 1));
-    ck_assert_int_eq(outbox_rows(verified, "password_reset"), 1);
-    ck_assert_int_eq(outbox_rows(unverified, "password_reset"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(verified, "password_reset"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(unverified, "password_reset"), 1);
     ck_assert_int_eq(query_long("SELECT count(*) FROM email_outbox WHERE lower(recipient) = lower($1)", unknown), 0);
     ck_assert_int_eq(query_long("SELECT count(*) FROM email_outbox WHERE lower(recipient) = lower($1)", free_mail), 0);
     ck_assert_int_eq(query_long("SELECT count(*) FROM accounts WHERE lower(email) = lower($1)", unknown), 0);
@@ -681,7 +613,7 @@ START_TEST(test_recovery_third_forgot_inside_a_minute_sends_nothing_and_answers_
         http_response_free(&resp);
     }
     json_decref(wait_mail(email, SUBJECT_RESET, 2));
-    ck_assert_int_eq(outbox_rows(email, "password_reset"), 2);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_reset"), 2);
     ck_assert_int_eq(query_long("SELECT count(*) FROM password_reset_tokens t JOIN accounts a ON a.id = t.account_id "
                                 "WHERE a.email = $1",
                                 email),
@@ -784,7 +716,7 @@ START_TEST(test_recovery_reset_changes_the_password_and_the_link_works_once)
     ck_assert_msg(has_forgot_link, "no link to %s in %s", FORGOT_URL, json_str(notice, "path"));
     ck_assert_ptr_null(mail_verify_link(notice));
     ck_assert_ptr_nonnull(strstr(mail_part_text(notice, "text/plain"), FORGOT_URL));
-    ck_assert_int_eq(outbox_rows(email, "password_changed"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_changed"), 1);
     assert_account_value("password_version", email, "1");
     json_decref(notice);
 }
@@ -1081,9 +1013,9 @@ START_TEST(test_recovery_reset_token_is_stored_hashed_and_absent_from_pg_dump_an
     post_reset(main_port, token, PASSWORD_NEW, &resp);
     assert_json_status(&resp, 200, "password_changed");
     http_response_free(&resp);
-    ck_assert_msg(!log_contains(token), "the raw reset token is in the server log");
-    ck_assert_msg(!log_contains(PASSWORD_NEW), "the new password is in the server log");
-    ck_assert_msg(!log_contains(email), "the address is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), token), "the raw reset token is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), PASSWORD_NEW), "the new password is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), email), "the address is in the server log");
 }
 END_TEST
 
@@ -1143,7 +1075,7 @@ START_TEST(test_recovery_change_keeps_this_session_and_ends_the_others)
     ck_assert_ptr_nonnull(strstr(mail_part_text(notice, "text/plain"), FORGOT_URL));
     ck_assert_ptr_null(mail_verify_link(notice));
     json_decref(notice);
-    ck_assert_int_eq(outbox_rows(email, "password_changed"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_changed"), 1);
 }
 END_TEST
 
@@ -1213,7 +1145,7 @@ START_TEST(test_recovery_change_with_a_wrong_current_password_gets_401_invalid_c
     ck_assert_int_eq(session_status(main_port, session), 200); /* the session itself is fine */
     ck_assert_int_eq(sign_in_as(main_port, email, PASSWORD_A, NULL), 200);
     ck_assert_int_eq(sign_in_as(main_port, email, PASSWORD_NEW, NULL), 401);
-    ck_assert_int_eq(outbox_rows(email, "password_changed"), 0);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_changed"), 0);
 }
 END_TEST
 
@@ -1409,7 +1341,7 @@ START_TEST(test_recovery_simultaneous_forgots_for_one_address_send_no_more_than_
         crowd_run(posts, CROWD);
         for (int i = 0; i < CROWD; i++)
             ck_assert_msg(posts[i].status == 202, "request %d: %d %s", i, posts[i].status, posts[i].word);
-        queued[round] = outbox_rows(emails[round], "password_reset");
+        queued[round] = outbox_rows_of_kind(emails[round], "password_reset");
     }
     for (int round = 0; round < CROWD_ROUNDS; round++)
         ck_assert_msg(queued[round] == 2,
@@ -1448,7 +1380,7 @@ START_TEST(test_recovery_simultaneous_resets_with_one_link_change_the_password_o
     snprintf(winning, sizeof winning, "Crowd!Pass%d", winner);
     ck_assert_int_eq(sign_in_as(main_port, email, winning, NULL), 200);
     assert_account_value("password_version", email, "1");
-    ck_assert_int_eq(outbox_rows(email, "password_changed"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "password_changed"), 1);
 }
 END_TEST
 
@@ -1716,7 +1648,7 @@ START_TEST(test_recovery_forgot_past_the_per_client_limit_gets_429_whatever_the_
     assert_problem(&unknown_429, 429, "rate_limited");
     assert_retry_after(&unknown_429);
     ck_assert_str_eq(known_429.body, unknown_429.body); /* a 429 says nothing about the address */
-    ck_assert_int_eq(outbox_rows(known, "password_reset"), 2);
+    ck_assert_int_eq(outbox_rows_of_kind(known, "password_reset"), 2);
     http_response_free(&known_429);
     http_response_free(&unknown_429);
 }

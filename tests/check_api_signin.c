@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "mail_support.h"
 #include "support.h"
 
@@ -173,11 +174,6 @@ static void stop_own_server(pid_t pid, const char *what)
 
 /* ---- HTTP helpers ---- */
 
-static const char *json_str(const json_t *j, const char *key)
-{
-    return json_string_value(json_object_get(j, key));
-}
-
 /* Sends method path with Connection: close, the extra header lines in
  * headers (each ending in CRLF; may be NULL) and body (may be NULL). POSTs
  * always carry a Content-Length. False when no valid response arrived. */
@@ -306,13 +302,6 @@ static int session_status(int port, const char *token)
     return status_with_token(port, "GET", "/session", token);
 }
 
-static void assert_no_store(const struct http_response *resp)
-{
-    char cache_control[64];
-    ck_assert_msg(http_header(resp, "Cache-Control", cache_control, sizeof cache_control), "no Cache-Control");
-    ck_assert_str_eq(cache_control, "no-store");
-}
-
 static void assert_json_200(const struct http_response *resp)
 {
     char content_type[128];
@@ -320,21 +309,6 @@ static void assert_json_200(const struct http_response *resp)
     ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
     ck_assert_str_eq(content_type, "application/json");
     ck_assert_ptr_nonnull(resp->json);
-    assert_no_store(resp);
-}
-
-static void assert_problem(const struct http_response *resp, int status, const char *code)
-{
-    char content_type[128];
-    ck_assert_msg(resp->status == status, "expected %d %s, got %d: %s", status, code, resp->status, resp->body);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/problem+json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "code"), code);
-    ck_assert_int_eq(json_integer_value(json_object_get(resp->json, "status")), status);
-    ck_assert_ptr_nonnull(json_str(resp->json, "type"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "title"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "detail"));
     assert_no_store(resp);
 }
 
@@ -417,11 +391,6 @@ static bool contains_ci(const char *haystack, const char *needle)
     return false;
 }
 
-static bool is_base64url(const char *s)
-{
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(s);
-}
-
 /* A client address no other test of this run uses: the pid tells forked
  * tests apart, the counter the addresses of one process (CK_FORK=no too). */
 static void fresh_client(char out[CLIENT_BUF])
@@ -440,15 +409,6 @@ static void upper_case(const char *in, char *out, size_t size)
 }
 
 /* ---- Database and account helpers (all values are parameters) ---- */
-
-static long query_long(const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    char *value = db_query_value(sql, 1, params);
-    long n = value ? atol(value) : -1;
-    free(value);
-    return n;
-}
 
 /* One expression (as text) over the session row of token; NULL when none. */
 static char *session_value(const char *expr, const char *token)
@@ -469,16 +429,6 @@ static long sessions_of(const char *email)
     return query_long("SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id "
                       " WHERE lower(a.email) = lower($1)",
                       email);
-}
-
-static long outbox_rows(const char *email, const char *kind)
-{
-    const char *params[] = {email, kind};
-    char *value =
-        db_query_value("SELECT count(*) FROM email_outbox WHERE lower(recipient) = lower($1) AND kind = $2", 2, params);
-    long n = value ? atol(value) : -1;
-    free(value);
-    return n;
 }
 
 /* The boolean query answers true for the given text parameters. */
@@ -527,19 +477,6 @@ static char *password_hash_of(const char *email)
 {
     const char *params[] = {email};
     return db_query_value("SELECT password_hash FROM accounts WHERE lower(email) = lower($1)", 1, params);
-}
-
-static bool log_contains(const char *needle)
-{
-    FILE *log = fopen(server_log(), "r");
-    char line[16384];
-    bool is_found = false;
-    if (log == NULL)
-        return false;
-    while (!is_found && fgets(line, sizeof line, log) != NULL)
-        is_found = strstr(line, needle) != NULL;
-    fclose(log);
-    return is_found;
 }
 
 static double now_ms(void)
@@ -662,7 +599,7 @@ START_TEST(test_signin_unknown_email_and_wrong_password_get_identical_401)
     }
     ck_assert_int_eq(sessions_of(known), 0);
     /* A wrong password on an unverified account sends nothing. */
-    ck_assert_int_eq(outbox_rows(unverified, "verification"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(unverified, "verification"), 1);
     http_response_free(&reference);
 }
 END_TEST
@@ -696,7 +633,7 @@ START_TEST(test_signin_unverified_account_with_right_password_gets_403_and_a_fre
     assert_problem(&again, 403, "email_not_verified");
     ck_assert_str_eq(again.body, resp.body);
     http_response_free(&again);
-    ck_assert_int_eq(outbox_rows(email, "verification"), 2);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "verification"), 2);
     mail_sleep_ms(QUIET_PERIOD_MS);
     ck_assert_uint_eq(mail_count(mail_shared_dir(), email, SUBJECT_VERIFY), 2);
 
@@ -1229,9 +1166,9 @@ START_TEST(test_signin_token_and_password_absent_from_pg_dump_and_log)
     ck_assert_msg(strstr(text, token) == NULL, "the raw session token is in pg_dump");
     ck_assert_msg(strstr(text, password) == NULL, "the password is in pg_dump");
 
-    ck_assert_msg(!log_contains(token), "the session token is in the server log");
-    ck_assert_msg(!log_contains(hash_hex), "the session token's hash is in the server log");
-    ck_assert_msg(!log_contains(password), "the password is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), token), "the session token is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), hash_hex), "the session token's hash is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), password), "the password is in the server log");
     free(text);
     free(hash_hex);
 }
@@ -1690,7 +1627,7 @@ START_TEST(test_signin_failures_from_many_clients_cap_the_address_but_not_its_kn
     http_response_free(&resp);
     mail_sleep_ms(QUIET_PERIOD_MS);
     ck_assert_uint_eq(mail_count(mail_shared_dir(), email, SUBJECT_ATTEMPTS), 1);
-    ck_assert_int_eq(outbox_rows(email, "signin_attempts"), 1);
+    ck_assert_int_eq(outbox_rows_of_kind(email, "signin_attempts"), 1);
 }
 END_TEST
 
@@ -2045,8 +1982,8 @@ END_TEST
 
 START_TEST(test_signin_passwords_never_appear_in_server_log)
 {
-    ck_assert_msg(!log_contains(PASSWORD), "the sign-in password is in %s", server_log());
-    ck_assert_msg(!log_contains(WRONG_PASSWORD), "a wrong password is in %s", server_log());
+    ck_assert_msg(!log_file_contains(server_log(), PASSWORD), "the sign-in password is in %s", server_log());
+    ck_assert_msg(!log_file_contains(server_log(), WRONG_PASSWORD), "a wrong password is in %s", server_log());
 }
 END_TEST
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "support.h"
 
 #define CORP_DOMAIN "lintasarta.co.id"
@@ -53,11 +54,6 @@ static char *signup_body(const char *full_name, const char *email, const char *p
     return text;
 }
 
-static const char *json_str(const json_t *j, const char *key)
-{
-    return json_string_value(json_object_get(j, key));
-}
-
 /* The message of the error with this field and code, or NULL. */
 static const char *find_error(const struct http_response *resp, const char *field, const char *code)
 {
@@ -68,20 +64,6 @@ static const char *find_error(const struct http_response *resp, const char *fiel
             return json_str(e, "message");
     }
     return NULL;
-}
-
-static void assert_problem(const struct http_response *resp, int status, const char *code)
-{
-    char content_type[128];
-    ck_assert_int_eq(resp->status, status);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/problem+json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "code"), code);
-    ck_assert_int_eq(json_integer_value(json_object_get(resp->json, "status")), status);
-    ck_assert_ptr_nonnull(json_str(resp->json, "type"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "title"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "detail"));
 }
 
 static long count_accounts(const char *email)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_assert.h"
 #include "mail_support.h"
 #include "support.h"
 
@@ -82,11 +83,6 @@ static void main_server_teardown(void)
 
 /* HTTP helpers. */
 
-static const char *json_str(const json_t *j, const char *key)
-{
-    return json_string_value(json_object_get(j, key));
-}
-
 static char *signup_body(const char *full_name, const char *email, const char *password)
 {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b}", "full_name", full_name, "email", email, "password", password,
@@ -146,13 +142,6 @@ static void post_resend_email(int port, const char *email, struct http_response 
     json_decref(j);
 }
 
-static void assert_no_store(const struct http_response *resp)
-{
-    char cache_control[64];
-    ck_assert_msg(http_header(resp, "Cache-Control", cache_control, sizeof cache_control), "no Cache-Control");
-    ck_assert_str_eq(cache_control, "no-store");
-}
-
 static void assert_json_status(const struct http_response *resp, int status, const char *status_word)
 {
     char content_type[128];
@@ -161,21 +150,6 @@ static void assert_json_status(const struct http_response *resp, int status, con
     ck_assert_str_eq(content_type, "application/json");
     ck_assert_ptr_nonnull(resp->json);
     ck_assert_str_eq(json_str(resp->json, "status"), status_word);
-    assert_no_store(resp);
-}
-
-static void assert_problem(const struct http_response *resp, int status, const char *code)
-{
-    char content_type[128];
-    ck_assert_msg(resp->status == status, "expected %d %s, got %d: %s", status, code, resp->status, resp->body);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/problem+json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "code"), code);
-    ck_assert_int_eq(json_integer_value(json_object_get(resp->json, "status")), status);
-    ck_assert_ptr_nonnull(json_str(resp->json, "type"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "title"));
-    ck_assert_ptr_nonnull(json_str(resp->json, "detail"));
     assert_no_store(resp);
 }
 
@@ -219,26 +193,7 @@ static void sign_up_and_get_token(const char *full_name, const char *email, char
     json_decref(mail);
 }
 
-static bool is_base64url(const char *s)
-{
-    for (; *s; s++) {
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-              *s == '_'))
-            return false;
-    }
-    return true;
-}
-
 /* Database helpers (all values are parameters). */
-
-static long query_long(const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    char *value = db_query_value(sql, 1, params);
-    long n = value ? atol(value) : -1;
-    free(value);
-    return n;
-}
 
 static long outbox_rows(const char *email)
 {
@@ -273,19 +228,6 @@ static bool is_verified(const char *email)
 {
     return query_long("SELECT count(*) FROM accounts WHERE lower(email) = lower($1) AND email_verified_at IS NOT NULL",
                       email) == 1;
-}
-
-static bool log_contains(const char *needle)
-{
-    FILE *log = fopen(server_log(), "r");
-    char line[16384];
-    bool is_found = false;
-    if (log == NULL)
-        return false;
-    while (!is_found && fgets(line, sizeof line, log) != NULL)
-        is_found = strstr(line, needle) != NULL;
-    fclose(log);
-    return is_found;
 }
 
 /* ---- The shared server ("mail" case) ---- */
@@ -473,7 +415,7 @@ START_TEST(test_verify_link_verifies_then_reports_already_verified)
     ck_assert_str_eq(verified_again, verified_at); /* the second click changes nothing */
     char token[TOKEN_LEN + 8];
     token_of(mail, token);
-    ck_assert_msg(!log_contains(token), "the token of a followed link is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), token), "the token of a followed link is in the server log");
     free(verified_at);
     free(verified_again);
     json_decref(mail);
@@ -513,7 +455,7 @@ START_TEST(test_outbox_sent_row_is_scrubbed_and_token_stored_only_as_sha256)
                                 "WHERE a.email = $1",
                                 email),
                      1);
-    ck_assert_msg(!log_contains(token), "the raw token is in the server log");
+    ck_assert_msg(!log_file_contains(server_log(), token), "the raw token is in the server log");
 }
 END_TEST
 
@@ -1174,7 +1116,7 @@ START_TEST(test_outbox_instance_takes_back_the_claims_of_its_previous_incarnatio
     char *status = outbox_value("status || ' ' || attempts || ' ' || lease_instance", theirs);
     ck_assert_str_eq(status, "sending 1 mailer-2");
     free(status);
-    ck_assert_msg(log_contains("\"reason\":\"previous_incarnation\""), "release not logged");
+    ck_assert_msg(log_file_contains(server_log(), "\"reason\":\"previous_incarnation\""), "release not logged");
 
     retire_outbox_row(theirs);
     assert_exit_0(worker, "worker");
