@@ -117,9 +117,7 @@ static enum signin_outcome start_session(const struct signin_service *service, c
         .client_ip = attempt->client_ip,
         .user_agent = attempt->user_agent,
     };
-    status = sessions_create(conn, &session, &out->times);
-    if (status == DB_OK)
-        status = signin_attempts_succeed(conn, &service->limits, keys, account->profile.id);
+    status = signin_attempts_succeed(conn, &service->limits, keys, &session, &out->times);
     /* Same password, today's parameters; a failure here only means the old
      * hash stays until the next sign-in. */
     if (status == DB_OK && new_hash != NULL &&

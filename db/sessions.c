@@ -1,15 +1,14 @@
-/* Session rows: create, use (with a throttled idle extension), revoke, and
- * the sweep that removes what can no longer be used. Every statement is a
- * single round trip. */
+/* Session rows: the parts of the statement that creates one (run by
+ * signin_attempts_succeed), use (with a throttled idle extension), revoke,
+ * and the sweep that removes what can no longer be used. Every statement is
+ * a single round trip. */
 #include "sessions.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LIVE_SESSION "revoked_at IS NULL AND idle_expires_at > now() AND absolute_expires_at > now()"
-/* Longest User-Agent kept (the column's CHECK); longer ones are cut. */
-#define USER_AGENT_KEPT 512
-
 /* Cuts text to at most max bytes without splitting a UTF-8 sequence, so the
  * value stays valid for PostgreSQL. */
 static void cut_utf8(const char *text, char *out, size_t max)
@@ -23,35 +22,23 @@ static void cut_utf8(const char *text, char *out, size_t max)
     snprintf(out, n + 1, "%s", text);
 }
 
-enum db_status sessions_create(PGconn *conn, const struct new_session *session, struct session_times *times)
+void sessions_bind(const struct new_session *session, struct session_params *params)
 {
-    static const struct db_statement CREATE = {
-        "session_create",
-        "WITH s AS (INSERT INTO sessions (token_hash, account_id, idle_expires_at, absolute_expires_at, "
-        "                                 client_ip, user_agent) "
-        "  VALUES ($1::bytea, $2, least(now() + make_interval(secs => $3::int), "
-        "                               now() + make_interval(secs => $4::int)), "
-        "          now() + make_interval(secs => $4::int), $5, $6) "
-        "  RETURNING created_at, idle_expires_at) "
-        "SELECT " SQL_RFC3339("created_at") ", " SQL_RFC3339("idle_expires_at") " FROM s",
-        6};
-    char idle_text[24], max_age_text[24], user_agent[USER_AGENT_KEPT + 1];
-    snprintf(idle_text, sizeof idle_text, "%ld", session->idle_timeout_s);
-    snprintf(max_age_text, sizeof max_age_text, "%ld", session->max_age_s);
-    cut_utf8(session->user_agent, user_agent, USER_AGENT_KEPT);
-    const char *params[] = {session->token_hash_hex, session->account_id, idle_text, max_age_text,
-                            session->client_ip,      user_agent};
+    snprintf(params->idle_text, sizeof params->idle_text, "%ld", session->idle_timeout_s);
+    snprintf(params->max_age_text, sizeof params->max_age_text, "%ld", session->max_age_s);
+    cut_utf8(session->user_agent, params->user_agent, SESSIONS_USER_AGENT_KEPT);
+    const char *values[SESSIONS_INSERT_PARAMS] = {session->token_hash_hex, session->account_id, params->idle_text,
+                                                  params->max_age_text,    session->client_ip,  params->user_agent};
+    memcpy(params->values, values, sizeof values);
+}
 
-    PGresult *res = db_exec_prepared(conn, &CREATE, params);
-    enum db_status status = DB_OK;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        db_copy_value(times->created_at, sizeof times->created_at, res, 0);
-        db_copy_value(times->expires_at, sizeof times->expires_at, res, 1);
-    } else {
-        status = db_failure(conn, res, "session_create");
-    }
-    PQclear(res);
-    return status;
+bool sessions_read_times(const PGresult *res, struct session_times *times)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        return false;
+    db_copy_value(times->created_at, sizeof times->created_at, res, 0);
+    db_copy_value(times->expires_at, sizeof times->expires_at, res, 1);
+    return true;
 }
 
 enum session_lookup sessions_use(PGconn *conn, const char *token_hash_hex, long idle_timeout_s,

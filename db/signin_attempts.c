@@ -81,27 +81,36 @@ enum db_status signin_attempts_count(PGconn *conn, const struct signin_limits *l
 }
 
 enum db_status signin_attempts_succeed(PGconn *conn, const struct signin_limits *limits,
-                                       const struct signin_keys *keys, const char *account_id)
+                                       const struct signin_keys *keys, const struct new_session *session,
+                                       struct session_times *times)
 {
     static const struct db_statement SUCCEED = {
         "signin_attempts_succeed",
-        "WITH reset AS (DELETE FROM rate_limit_counters "
-        "                WHERE scope = '" SCOPE_PAIR "' AND key_hash = sha256(convert_to($1, 'UTF8'))), "
+        "WITH " SESSIONS_INSERT_CTE ", "
+        "reset AS (DELETE FROM rate_limit_counters "
+        "           WHERE scope = '" SCOPE_PAIR "' AND key_hash = sha256(convert_to($7, 'UTF8'))), "
         "taken_back AS (UPDATE rate_limit_counters SET hits = greatest(hits - 1, 0) "
-        "                WHERE window_start = date_bin(make_interval(secs => $5::int), now(), timestamptz 'epoch') "
-        "                  AND ((scope = '" SCOPE_CLIENT "' AND key_hash = sha256(convert_to($3, 'UTF8'))) "
-        "                    OR (scope = '" SCOPE_ACCOUNT "' AND key_hash = sha256(convert_to($4, 'UTF8'))))) "
-        "INSERT INTO signin_known_clients (account_id, client_hash) "
-        "VALUES ($2, sha256(convert_to($3, 'UTF8'))) "
-        "ON CONFLICT (account_id, client_hash) DO UPDATE SET last_signed_in_at = now()",
-        5};
+        "                WHERE window_start = date_bin(make_interval(secs => $10::int), now(), timestamptz 'epoch') "
+        "                  AND ((scope = '" SCOPE_CLIENT "' AND key_hash = sha256(convert_to($8, 'UTF8'))) "
+        "                    OR (scope = '" SCOPE_ACCOUNT "' AND key_hash = sha256(convert_to($9, 'UTF8'))))), "
+        "known AS (INSERT INTO signin_known_clients (account_id, client_hash) "
+        "          VALUES ($2, sha256(convert_to($8, 'UTF8'))) "
+        "          ON CONFLICT (account_id, client_hash) DO UPDATE SET last_signed_in_at = now()) " SESSIONS_SELECT_TIMES,
+        SESSIONS_INSERT_PARAMS + 4};
+    struct session_params bound = {0};
     char pair[PAIR_KEY_MAX], window_text[24];
+    sessions_bind(session, &bound);
     pair_key(keys, pair);
     snprintf(window_text, sizeof window_text, "%ld", limits->window_s);
-    const char *params[] = {pair, account_id, keys->client_ip, keys->email, window_text};
+    const char *params[SESSIONS_INSERT_PARAMS + 4];
+    memcpy(params, bound.values, sizeof bound.values);
+    params[SESSIONS_INSERT_PARAMS] = pair;
+    params[SESSIONS_INSERT_PARAMS + 1] = keys->client_ip;
+    params[SESSIONS_INSERT_PARAMS + 2] = keys->email;
+    params[SESSIONS_INSERT_PARAMS + 3] = window_text;
+
     PGresult *res = db_exec_prepared(conn, &SUCCEED, params);
-    enum db_status status =
-        PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : db_failure(conn, res, "signin_attempts_succeed");
+    enum db_status status = sessions_read_times(res, times) ? DB_OK : db_failure(conn, res, "signin_attempts_succeed");
     PQclear(res);
     return status;
 }

@@ -25,7 +25,37 @@ struct session_times {
     char expires_at[TIMESTAMP_BUF_SIZE]; /* the earlier of the idle and absolute expiry */
 };
 
-enum db_status sessions_create(PGconn *conn, const struct new_session *session, struct session_times *times);
+/* Sessions start in the statement that records a successful sign-in
+ * (signin_attempts_succeed), so a sign-in commits once. These are its
+ * session part: the CTE named s that inserts the row, with the parameters
+ * $1..$6 as sessions_bind() lays them out, and the closing SELECT of its
+ * times, which sessions_read_times() reads. */
+#define SESSIONS_INSERT_CTE                                                                                            \
+    "s AS (INSERT INTO sessions (token_hash, account_id, idle_expires_at, absolute_expires_at, client_ip, "          \
+    "                            user_agent) "                                                                       \
+    "      VALUES ($1::bytea, $2, least(now() + make_interval(secs => $3::int), "                                    \
+    "                                   now() + make_interval(secs => $4::int)), "                                   \
+    "              now() + make_interval(secs => $4::int), $5, $6) "                                                 \
+    "      RETURNING created_at, idle_expires_at)"
+#define SESSIONS_SELECT_TIMES "SELECT " SQL_RFC3339("created_at") ", " SQL_RFC3339("idle_expires_at") " FROM s"
+#define SESSIONS_INSERT_PARAMS 6
+/* Longest User-Agent kept (the column's CHECK); longer ones are cut. */
+#define SESSIONS_USER_AGENT_KEPT 512
+
+/* The text parameters of a new session. values[] point into this struct and
+ * into the session it was bound from, which must outlive it. */
+struct session_params {
+    char idle_text[24];
+    char max_age_text[24];
+    char user_agent[SESSIONS_USER_AGENT_KEPT + 1];
+    const char *values[SESSIONS_INSERT_PARAMS];
+};
+
+void sessions_bind(const struct new_session *session, struct session_params *params);
+
+/* Copies the times from the first row of res, a statement ending in
+ * SESSIONS_SELECT_TIMES; false when it has no row. */
+bool sessions_read_times(const PGresult *res, struct session_times *times);
 
 enum session_lookup { SESSION_LIVE, SESSION_NOT_LIVE, SESSION_LOOKUP_FAILED };
 

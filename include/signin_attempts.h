@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "db_pool.h"
+#include "sessions.h"
 
 /* Failures allowed per window; all borrowed keys are plain text. */
 struct signin_limits {
@@ -38,10 +39,12 @@ enum signin_throttle { SIGNIN_NOT_THROTTLED, SIGNIN_THROTTLED_PAIR, SIGNIN_THROT
 enum db_status signin_attempts_count(PGconn *conn, const struct signin_limits *limits, const struct signin_keys *keys,
                                      enum signin_throttle *throttle, long *retry_after_s, long *account_attempts);
 
-/* A successful sign-in: the (email, client) counter starts again, the
- * attempt is taken back off the client and address counts, and the client
- * is remembered for the account. */
+/* A successful sign-in, in one statement (one round trip, one commit): the
+ * session starts (its times in *times), the (email, client) counter starts
+ * again, the attempt is taken back off the client and address counts, and
+ * the client is remembered for the session's account. */
 enum db_status signin_attempts_succeed(PGconn *conn, const struct signin_limits *limits,
-                                       const struct signin_keys *keys, const char *account_id);
+                                       const struct signin_keys *keys, const struct new_session *session,
+                                       struct session_times *times);
 
 #endif
