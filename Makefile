@@ -40,7 +40,7 @@ endif
 UNIT_TESTS := check_string_set check_signup_validation check_signup_request check_config check_password_hash \
               check_secret_token check_mime check_log check_phc_string check_bearer_token check_signin_request \
               check_password_verify \
-              check_sodium_work_area
+              check_sodium_work_area check_client_ip
 check_string_set_SRCS        := core/string_set.c
 check_signup_validation_SRCS := auth/signup_validation.c core/string_set.c core/utf8.c
 check_signup_request_SRCS    := api/signup_request.c api/json_body.c auth/signup_validation.c core/string_set.c core/utf8.c core/secret.c
@@ -48,6 +48,7 @@ check_config_SRCS            := core/config.c
 check_password_hash_SRCS     := auth/password_hash.c auth/phc_string.c auth/sodium_work_area.c core/log.c core/secret.c
 check_secret_token_SRCS      := auth/secret_token.c
 check_sodium_work_area_SRCS  := auth/sodium_work_area.c
+check_client_ip_SRCS         := api/client_ip.c core/string_set.c
 check_mime_SRCS              := mail/mime.c
 check_log_SRCS               := core/log.c
 check_phc_string_SRCS        := auth/phc_string.c

@@ -88,3 +88,18 @@ void client_ip_resolve(const struct _u_request *request, const struct string_set
         end = start > 0 ? start - 1 : 0;
     }
 }
+
+bool client_ip_trust_list(struct string_set *trusted, const char *comma_list)
+{
+    for (const char *p = comma_list; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        char address[CLIENT_IP_MAX];
+        canonical(p, len, address);
+        if (address[0] != '\0' && !string_set_add(trusted, address, strlen(address)))
+            return false;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "capacity.h"
+#include "client_ip.h"
 #include "config.h"
 #include "connection_guard.h"
 #include "cors.h"
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
     app.cors = cors_policy_create(cfg.cors_allowed_origins);
     app.trusted_proxies = string_set_create();
     if (hasher == NULL || app.pool == NULL || app.cors == NULL || app.trusted_proxies == NULL ||
-        !string_set_add_list(app.trusted_proxies, cfg.trusted_proxies)) {
+        !client_ip_trust_list(app.trusted_proxies, cfg.trusted_proxies)) {
         log_event(LOG_LEVEL_ERROR, "startup_failed", "reason", "out of memory", LOG_END);
         goto cleanup;
     }
