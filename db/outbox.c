@@ -120,21 +120,6 @@ PGresult *outbox_scope_holders(PGconn *conn, const struct outbox_holder *self)
     return res;
 }
 
-/* Runs a lease-ending UPDATE and counts the rows it released. */
-static enum db_status run_release(PGconn *conn, const struct db_statement *stmt, const char *const *params,
-                                  long *released)
-{
-    PGresult *res = db_exec_prepared(conn, stmt, params);
-    enum db_status status = DB_OK;
-    *released = 0;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        *released = atol(PQcmdTuples(res));
-    else
-        status = db_failure(conn, res, stmt->name);
-    PQclear(res);
-    return status;
-}
-
 enum db_status outbox_release_process(PGconn *conn, const char *scope, const char *pid, const char *start,
                                       long *released)
 {
@@ -145,7 +130,7 @@ enum db_status outbox_release_process(PGconn *conn, const char *scope, const cha
         "   AND lease_scope = $1 AND lease_pid = $2::int AND lease_pid_start = $3::bigint",
         3};
     const char *params[] = {scope, pid, start};
-    return run_release(conn, &RELEASE_PROCESS, params, released);
+    return db_exec_count(conn, &RELEASE_PROCESS, params, released);
 }
 
 enum db_status outbox_release_instance(PGconn *conn, const struct outbox_holder *self, long *released)
@@ -159,7 +144,7 @@ enum db_status outbox_release_instance(PGconn *conn, const struct outbox_holder 
         "   AND lease_instance = $1 AND lease_scope IS DISTINCT FROM $2",
         2};
     const char *params[] = {self->instance, self->scope};
-    return run_release(conn, &RELEASE_INSTANCE, params, released);
+    return db_exec_count(conn, &RELEASE_INSTANCE, params, released);
 }
 
 /* Every result update is conditional on still holding the claim: the row is

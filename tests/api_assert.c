@@ -19,6 +19,17 @@ void assert_no_store(const struct http_response *resp)
     ck_assert_str_eq(cache_control, "no-store");
 }
 
+void assert_json_status(const struct http_response *resp, int status, const char *status_word)
+{
+    char content_type[128];
+    ck_assert_msg(resp->status == status, "expected %d %s, got %d: %s", status, status_word, resp->status, resp->body);
+    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
+    ck_assert_str_eq(content_type, "application/json");
+    ck_assert_ptr_nonnull(resp->json);
+    ck_assert_str_eq(json_str(resp->json, "status"), status_word);
+    assert_no_store(resp);
+}
+
 void assert_problem(const struct http_response *resp, int status, const char *code)
 {
     char content_type[128];

@@ -18,6 +18,10 @@ const char *json_str(const json_t *j, const char *key);
 /* Asserts that resp has exactly "Cache-Control: no-store". */
 void assert_no_store(const struct http_response *resp);
 
+/* Asserts that resp is a JSON answer of this status whose "status" member is
+ * status_word (application/json, Cache-Control: no-store). */
+void assert_json_status(const struct http_response *resp, int status, const char *status_word);
+
 /* Asserts that resp is an RFC 9457 problem of this status and code: the
  * status line, Content-Type application/problem+json, a JSON body whose
  * "code" is code and "status" is status, with string "type", "title" and

@@ -191,17 +191,6 @@ static void post_change(int port, const char *session, const char *current, cons
               json_pack("{s:s, s:s}", "current_password", current, "new_password", new_password), resp);
 }
 
-static void assert_json_status(const struct http_response *resp, int status, const char *status_word)
-{
-    char content_type[128];
-    ck_assert_msg(resp->status == status, "expected %d %s, got %d: %s", status, status_word, resp->status, resp->body);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "status"), status_word);
-    assert_no_store(resp);
-}
-
 /* A 422 whose every error names field and one of which has code. */
 static void assert_field_errors(const struct http_response *resp, const char *field, const char *code)
 {

@@ -142,17 +142,6 @@ static void post_resend_email(int port, const char *email, struct http_response 
     json_decref(j);
 }
 
-static void assert_json_status(const struct http_response *resp, int status, const char *status_word)
-{
-    char content_type[128];
-    ck_assert_msg(resp->status == status, "expected %d, got %d: %s", status, resp->status, resp->body);
-    ck_assert(http_header(resp, "Content-Type", content_type, sizeof content_type));
-    ck_assert_str_eq(content_type, "application/json");
-    ck_assert_ptr_nonnull(resp->json);
-    ck_assert_str_eq(json_str(resp->json, "status"), status_word);
-    assert_no_store(resp);
-}
-
 static void assert_redirect(const struct http_response *resp, const char *status_word)
 {
     char location[512], expected[512];
