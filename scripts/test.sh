@@ -58,7 +58,7 @@ export TEST_RESPONSE_LOG="$TEST_OUTPUT_DIR/responses.jsonl"
 
 unit_suites=(check_string_set check_signup_validation check_signup_request check_config check_password_hash
   check_secret_token check_mime check_log check_phc_string check_bearer_token check_signin_request
-  check_password_verify check_sodium_work_area check_capacity)
+  check_password_verify check_sodium_work_area check_capacity check_client_ip)
 integration_suites=(check_api_signup check_api_verify check_api_signin check_api_recovery check_api_hostile check_api_faults check_api_flood check_e2e)
 
 unit_suites+=(check_lease_holder)
