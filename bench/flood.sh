@@ -21,6 +21,9 @@ set -euo pipefail
 unset CDPATH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+BENCH_NAME=flood
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 PORT=${FLOOD_PORT:-18710}
 SLOW_ADDRESSES=${FLOOD_SLOW_ADDRESSES:-100}
@@ -39,12 +42,6 @@ DB_NAME=signup_flood
 
 WORK=$(mktemp -d /tmp/signup-flood.XXXXXX)
 SERVER_PID=
-
-log() { printf 'flood: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
 
 cleanup() {
   local rc=$?

@@ -20,6 +20,9 @@ set -euo pipefail
 unset CDPATH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+BENCH_NAME=pooler
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 PATH=$PATH:/usr/sbin
 
 RUNS=${POOLER_RUNS:-3}
@@ -35,24 +38,6 @@ WRK_THREADS=2
 WORK=$(mktemp -d /tmp/signup-pooler.XXXXXX)
 declare -a PIDS=()
 
-log() { printf 'pooler: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
@@ -65,21 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_open() {
-  # shellcheck disable=SC2016
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' port-check "$1" 2>/dev/null
-}
-
-wait_port() { # wait_port <port> <pid> <what>
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$2" 2>/dev/null || die "$3 exited during start-up (see $WORK)"
-    port_open "$1" && return 0
-    sleep 0.1
-  done
-  die "$3 did not listen on port $1 within 30 s"
-}
 
 for tool in wrk pgbouncer psql curl; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh; wrk: apt-get install wrk)"
@@ -170,8 +140,6 @@ reset_verification() {
     -c 'VACUUM ANALYZE accounts' -c 'VACUUM ANALYZE verification_tokens' >/dev/null
 }
 
-field() { grep '^BENCH ' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
-
 MODES=(direct_prepared direct_unnamed pgbouncer)
 declare -A LABEL=([direct_prepared]="direct, prepared statements" [direct_unnamed]="direct, unnamed statements"
   [pgbouncer]="PgBouncer (transaction pooling), unnamed statements")
@@ -209,7 +177,6 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 REPORT=$WORK/report.md
 {

@@ -20,6 +20,9 @@ set -euo pipefail
 unset CDPATH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 BENCH_SECONDS=${BENCH_SECONDS:-20}
 ARGON2_SECONDS=${ARGON2_SECONDS:-10}
@@ -45,24 +48,6 @@ RSS_CEILING_MIB=100 # README "Under load, faults and attack": asserted ceiling f
 STARTED_AT=$SECONDS
 WORK=$(mktemp -d /tmp/signup-bench.XXXXXX)
 declare -a PIDS=()
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$? pid
@@ -103,21 +88,6 @@ ensure_packages() {
   fi
 }
 
-port_open() {
-  # shellcheck disable=SC2016
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' port-check "$1" 2>/dev/null
-}
-
-wait_port() {
-  local port=$1 pid=$2 what=$3 i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up (see $WORK)"
-    port_open "$port" && return 0
-    sleep 0.1
-  done
-  die "$what did not listen on port $port within 30 s"
-}
-
 psql_bench() {
   psql "$DB_URL" -X -q -v ON_ERROR_STOP=1 -At "$@"
 }
@@ -153,16 +123,9 @@ vm_hwm_kib() {
   awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
 }
 
-# Value of key=value in the BENCH line of a wrk output file.
-field() {
-  grep '^BENCH ' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'
-}
-
 metric() { # metric <metrics-file> <exact series prefix>
   awk -v p="$2" 'index($0, p) == 1 {print $2; found = 1} END {if (!found) print 0}' "$1"
 }
-
-pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 log "work directory $WORK"
 ensure_packages
@@ -481,9 +444,9 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b) ? 1 : 0}'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b) ? 1 : 0}'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b) ? 1 : 0}'; }
 
-SU_RATIO=$(pct "${SU_RPS[64]:-0}" "${SU_CEIL[64]:-1}")
+SU_RATIO=$(ratio "${SU_RPS[64]:-0}" "${SU_CEIL[64]:-1}")
 P99_LIMIT=$(awk -v s="$A2_SINGLE_MS" 'BEGIN {printf "%.1f", 4 * s}')
-VE_RATIO=$(pct "${VE_RPS[64]:-0}" "${VE_CEIL[64]:-1}")
+VE_RATIO=$(ratio "${VE_RPS[64]:-0}" "${VE_CEIL[64]:-1}")
 PEAK_RSS_KIB=0
 for c in "${SU_CONNECTIONS[@]}"; do
   ((SU_RSS[$c] > PEAK_RSS_KIB)) && PEAK_RSS_KIB=${SU_RSS[$c]}
@@ -507,8 +470,8 @@ T_VE_P99=$(lt "${VE_P99[64]:-1e9}" 20)
 T_5XX=$([ "${SU_5XX[$LAST]}" = 0 ] && [ "${VE_5XX[$LAST]}" = 0 ] && echo 1 || echo 0)
 T_RSS=$(le "$PEAK_RSS_MIB" "$RSS_CEILING_MIB")
 T_MAIL=$(ge "${MAIL_RATE[target]}" 200)
-SI_RATIO=$(pct "$SI_RPS" "$SI_CEIL")
-SE_RATIO=$(pct "$SE_RPS" "$SE_CEIL")
+SI_RATIO=$(ratio "$SI_RPS" "$SI_CEIL")
+SE_RATIO=$(ratio "$SE_RPS" "$SE_CEIL")
 T_SI_RATE=$(ge "$SI_RATIO" 0.85)
 T_SI_ERR=$([ "$SI_NON2XX" = 0 ] && [ "$SI_SOCKERR" = 0 ] && echo 1 || echo 0)
 T_SE_RATE=$(ge "$SE_RATIO" 0.70)
@@ -568,7 +531,7 @@ REPORT=$WORK/report.md
   echo "| Connections | req/s | $FAST_BACKEND ceiling before / after (hashes/s) | ÷ their mean | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for c in "${SU_CONNECTIONS[@]}"; do
-    echo "| $c | ${SU_RPS[$c]} | ${SU_CEIL_BEFORE[$c]} / ${SU_CEIL_AFTER[$c]} | $(pct "${SU_RPS[$c]}" "${SU_CEIL[$c]}") | ${SU_P50[$c]} | ${SU_P99[$c]} | ${SU_MAX[$c]} | ${SU_NON2XX[$c]} | ${SU_503[$c]} | ${SU_5XX[$c]} | ${SU_SOCKERR[$c]} | $(awk -v k="${SU_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
+    echo "| $c | ${SU_RPS[$c]} | ${SU_CEIL_BEFORE[$c]} / ${SU_CEIL_AFTER[$c]} | $(ratio "${SU_RPS[$c]}" "${SU_CEIL[$c]}") | ${SU_P50[$c]} | ${SU_P99[$c]} | ${SU_MAX[$c]} | ${SU_NON2XX[$c]} | ${SU_503[$c]} | ${SU_5XX[$c]} | ${SU_SOCKERR[$c]} | $(awk -v k="${SU_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
   done
   echo
   echo "## Verify (GET /verify?token=…, $N_TOKENS tokens issued by the sign-ups above, reset to unverified before each row)"
@@ -576,7 +539,7 @@ REPORT=$WORK/report.md
   echo "| Connections | req/s | verified / already_verified | pgbench ceiling (clients) | ÷ ceiling | p50 ms | p99 ms | max ms | non-2xx | 503 | other 5xx | socket errors | peak RSS MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for c in "${CONNECTIONS[@]}"; do
-    echo "| $c | ${VE_RPS[$c]} | ${VE_VERIFIED[$c]} / ${VE_RECLICK[$c]} | ${VE_CEIL[$c]} (${PGB_CLIENTS[$c]}) | $(pct "${VE_RPS[$c]}" "${VE_CEIL[$c]}") | ${VE_P50[$c]} | ${VE_P99[$c]} | ${VE_MAX[$c]} | ${VE_NON2XX[$c]} | ${VE_503[$c]} | ${VE_5XX[$c]} | ${VE_SOCKERR[$c]} | $(awk -v k="${VE_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
+    echo "| $c | ${VE_RPS[$c]} | ${VE_VERIFIED[$c]} / ${VE_RECLICK[$c]} | ${VE_CEIL[$c]} (${PGB_CLIENTS[$c]}) | $(ratio "${VE_RPS[$c]}" "${VE_CEIL[$c]}") | ${VE_P50[$c]} | ${VE_P99[$c]} | ${VE_MAX[$c]} | ${VE_NON2XX[$c]} | ${VE_503[$c]} | ${VE_5XX[$c]} | ${VE_SOCKERR[$c]} | $(awk -v k="${VE_RSS[$c]}" 'BEGIN {printf "%.1f", k / 1024}') |"
   done
   echo
   echo "## Sign-in (POST /signin, the right password for the verified accounts above) and GET /session"
